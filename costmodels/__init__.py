@@ -1,0 +1,1 @@
+"""eqsat.costmodels: per-target cost models and target parameter files; filled in by the cost-model issue."""

@@ -1,0 +1,1 @@
+"""eqsat.rules: rewrite-rule families (gather, convert, swizzle, staging); filled in by the e-graph issue."""
