@@ -1,0 +1,365 @@
+"""Compile one `KernelSpec` for one target on the CPU, the way Triton's JIT would, with a disk cache.
+
+`compile_spec` builds `ASTSource(fn, signature, constexprs, attrs)` from the spec's specialization
+(16-divisible arguments get `tt.divisibility = 16`; integers equal to 1 become constexprs with the value
+1 and signature "constexpr"; on AMD, pointers to tensors under 2 GiB get `tt.pointer_range = 32`, as the
+JIT does with `AMDGCN_USE_BUFFER_OPS` on by default) and runs `triton.compile(..., target=GPUTarget)`.
+A `.ttir`/`.ttgir` file spec is compiled from the file. Every failure becomes an `EqsatError` with one
+line naming the manifest, the entry and the problem (for a Triton compile error, its first meaningful
+line and the kernel source line it points at).
+
+Results are cached as JSON under `$EQSAT_CACHE_DIR` (default `~/.cache/eqsat`)/`ingest/`, keyed by a hash
+of the kernel function's source and its dependencies (`JITFunction.cache_key`), the spec's parameters,
+the target, the Triton version and Triton's cache-invalidating environment variables. Imports only the
+standard library and triton (this stage runs on GPU machines without the rest of eqsat's dependencies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eqsat.errors import EqsatError
+from eqsat.ingest.manifest import KernelSpec
+from eqsat.targets import Target
+
+CACHE_FORMAT = 1
+_import_lock = threading.Lock()
+_modules: dict[str, Any] = {}
+
+
+@dataclass
+class CompiledArtifacts:
+    """The IR of one compiled kernel: TTIR, TTGIR and the target assembly (PTX or AMDGCN) as text."""
+
+    name: str  # the kernel entry's name
+    target: str  # our target name (h100, mi300x, ...)
+    ttir: str
+    ttgir: str
+    asm: str  # PTX for cuda targets, AMDGCN for hip targets
+    asm_kind: str  # "ptx" or "amdgcn"
+    metadata: dict[str, Any] = field(default_factory=dict)  # num_warps, num_stages, shared, function, ...
+    cache_key: str = ""
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("cached")
+        return d
+
+
+def cache_dir() -> Path:
+    """The root of eqsat's disk cache: `$EQSAT_CACHE_DIR` or `~/.cache/eqsat`."""
+    return Path(os.environ.get("EQSAT_CACHE_DIR") or Path.home() / ".cache" / "eqsat")
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def load_function(spec: KernelSpec) -> Any:
+    """Import the spec's module or file and return its `JITFunction` (autotune/heuristics unwrapped)."""
+    from triton.runtime.jit import JITFunction
+
+    if spec.path is not None:
+        mod = _import_path(spec)
+        where = Path(spec.path).name
+    else:
+        assert spec.module is not None
+        where = spec.module
+        try:
+            with _import_lock:
+                mod = importlib.import_module(spec.module)
+        except ModuleNotFoundError as e:
+            if e.name and spec.module.startswith(e.name):
+                raise spec.error(f"module '{spec.module}' is not installed") from None
+            raise spec.error(f"importing '{spec.module}' failed: {_first_line(e)}") from None
+        except Exception as e:  # noqa: BLE001 - any import-time failure is the kernel's problem
+            raise spec.error(f"importing '{spec.module}' failed: {_first_line(e)}") from None
+    obj = getattr(mod, spec.function or "", None)
+    if obj is None:
+        raise spec.error(f"function '{spec.function}' not found in {where}")
+    seen = 0
+    while not isinstance(obj, JITFunction) and hasattr(obj, "fn") and seen < 8:
+        obj = obj.fn  # Autotuner / Heuristics wrap the JITFunction
+        seen += 1
+    if not isinstance(obj, JITFunction):
+        raise spec.error(f"'{spec.function}' in {where} is not a @triton.jit function")
+    return obj
+
+
+def _import_path(spec: KernelSpec) -> Any:
+    assert spec.path is not None
+    key = spec.path
+    with _import_lock:
+        if key in _modules:
+            return _modules[key]
+        stem = re.sub(r"\W", "_", Path(key).stem)
+        modname = f"eqsat_corpus_{hashlib.sha1(key.encode()).hexdigest()[:10]}_{stem}"
+        try:
+            loader_spec = importlib.util.spec_from_file_location(modname, key)
+            if loader_spec is None or loader_spec.loader is None:
+                raise spec.error(f"cannot import {Path(key).name}")
+            mod = importlib.util.module_from_spec(loader_spec)
+            sys.modules[modname] = mod
+            loader_spec.loader.exec_module(mod)
+        except EqsatError:
+            raise
+        except SyntaxError as e:
+            sys.modules.pop(modname, None)
+            raise EqsatError(f"kernel '{spec.name}': syntax error in {Path(key).name}: {e.msg}",
+                             file=key, line=e.lineno) from None
+        except Exception as e:  # noqa: BLE001
+            sys.modules.pop(modname, None)
+            raise spec.error(f"importing {Path(key).name} failed: {_first_line(e)}") from None
+        _modules[key] = mod
+        return mod
+
+
+# --------------------------------------------------------------------------------------------- keys
+
+
+def _env_key() -> dict[str, str]:
+    try:
+        from triton._C.libtriton import get_cache_invalidating_env_vars
+
+        return dict(sorted(get_cache_invalidating_env_vars().items()))
+    except Exception:  # noqa: BLE001 - older/newer tritons: fall back to nothing
+        return {}
+
+
+def cache_key(spec: KernelSpec, target: Target, fn: Any | None = None) -> str:
+    """Content hash of everything that decides the compiled IR of `spec` on `target`."""
+    import triton
+
+    if spec.file is not None:
+        try:
+            src_key = hashlib.sha256(Path(spec.file).read_bytes()).hexdigest()
+        except OSError as e:
+            raise spec.error(f"cannot read {spec.file}: {e.strerror}") from None
+    else:
+        fn = fn if fn is not None else load_function(spec)
+        src_key = fn.cache_key
+    payload = {
+        "format": CACHE_FORMAT,
+        "triton": triton.__version__,
+        "target": target.triton_name,
+        "src": src_key,
+        "spec": spec.params() if spec.file is None else {
+            "num_warps": spec.num_warps, "num_stages": spec.num_stages, "num_ctas": spec.num_ctas,
+            "options": {k: repr(v) for k, v in sorted(spec.options.items())}},
+        "env": _env_key(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / "ingest" / key[:2] / f"{key}.json"
+
+
+def _cache_get(key: str) -> CompiledArtifacts | None:
+    p = _cache_path(key)
+    try:
+        data = json.loads(p.read_text())
+        return CompiledArtifacts(**data, cached=True)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _cache_put(art: CompiledArtifacts) -> None:
+    p = _cache_path(art.cache_key)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(art.to_json(), f)
+        os.replace(tmp, p)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+
+
+# --------------------------------------------------------------------------------------------- compile
+
+
+def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str, str], dict[str, Any],
+                                                                         dict[tuple[int, ...], list[Any]]]:
+    """`(signature, constexprs, attrs)` for `ASTSource`, exactly as Triton 3.6's JIT specializes a launch."""
+    names = list(fn.arg_names)
+    missing = [n for n in names if n not in spec.signature]
+    extra = [n for n in spec.signature if n not in names]
+    if extra:
+        raise spec.error(f"signature names unknown parameter(s) {', '.join(extra)} of '{spec.function}' "
+                         f"(parameters: {', '.join(names)})")
+    signature: dict[str, str] = {}
+    constexprs: dict[str, Any] = {}
+    attrs: dict[tuple[int, ...], list[Any]] = {}
+    params = {p.name: p for p in fn.params}
+    for i, n in enumerate(names):
+        ty = spec.signature.get(n)
+        if ty is None:
+            p = params.get(n)
+            if p is not None and p.is_constexpr and p.has_default:
+                ty = "constexpr"
+            else:
+                raise spec.error(f"signature is missing parameter(s) {', '.join(missing)} "
+                                 f"of '{spec.function}'")
+        if ty == "constexpr":
+            signature[n] = "constexpr"
+            if n in spec.constexprs:
+                constexprs[n] = spec.constexprs[n]
+            elif params[n].has_default:
+                d = params[n].default
+                constexprs[n] = getattr(d, "value", d)
+            else:
+                raise spec.error(f"constexpr '{n}' has no value in 'constexprs'")
+            continue
+        if n in spec.equal_to_1:
+            signature[n] = "constexpr"
+            constexprs[n] = 1
+            continue
+        signature[n] = ty
+        a: list[Any] = []
+        if n in spec.divisible:
+            a.append(["tt.divisibility", 16])
+        if target.backend == "hip" and ty.startswith("*") and n not in spec.large_tensors:
+            a.append(["tt.pointer_range", 32])
+        if a:
+            attrs[(i,)] = a
+    return signature, constexprs, attrs
+
+
+def compile_spec(spec: KernelSpec, target: Target, use_cache: bool = True) -> CompiledArtifacts:
+    """Compile `spec` for `target` (no GPU needed); raises `EqsatError` with one clear line on failure."""
+    if not spec.supports(target.name):
+        raise spec.error(f"not meant for target '{target.name}' (targets: {', '.join(spec.targets or ())})")
+    fn = load_function(spec) if spec.file is None else None
+    key = cache_key(spec, target, fn)
+    if use_cache:
+        hit = _cache_get(key)
+        if hit is not None:
+            return hit
+    art = _compile(spec, target, fn)
+    art.cache_key = key
+    if use_cache:
+        _cache_put(art)
+    return art
+
+
+def _compile(spec: KernelSpec, target: Target, fn: Any | None) -> CompiledArtifacts:
+    import triton
+    from triton.compiler import ASTSource
+
+    options: dict[str, Any] = {"num_warps": spec.num_warps, "num_stages": spec.num_stages,
+                               "num_ctas": spec.num_ctas, **spec.options}
+    if spec.file is not None:
+        src: Any = spec.file
+        if spec.file.endswith(".ttgir"):
+            text = Path(spec.file).read_text()
+            m = re.search(r'"?ttg\.target"?\s*=\s*"([^"]+)"', text)
+            if m and m.group(1) != target.triton_name:
+                raise spec.error(f"{Path(spec.file).name} is TTGIR for {m.group(1)}, "
+                                 f"not {target.triton_name} ({target.name})")
+            options = {k: v for k, v in options.items() if k not in ("num_warps", "num_ctas")}
+    else:
+        signature, constexprs, attrs = ast_source_args(spec, fn, target)
+        src = ASTSource(fn, signature, constexprs, attrs)
+    try:
+        compiled = triton.compile(src, target=target.gpu_target(), options=options)
+    except Exception as e:  # noqa: BLE001 - every compile failure becomes one line
+        raise _compile_error(spec, e) from None
+    asm = compiled.asm
+    asm_kind = "ptx" if target.backend == "cuda" else "amdgcn"
+    md = compiled.metadata
+    metadata = {
+        "function": getattr(md, "name", None),
+        "num_warps": getattr(md, "num_warps", None),
+        "num_stages": getattr(md, "num_stages", None),
+        "num_ctas": getattr(md, "num_ctas", None),
+        "shared": getattr(md, "shared", None),
+        "triton_version": triton.__version__,
+        "triton_target": target.triton_name,
+        "source": spec.source_label,
+    }
+    ttgir = asm.get("ttgir")
+    if ttgir is None and spec.file is not None:
+        ttgir = Path(spec.file).read_text()
+    return CompiledArtifacts(name=spec.name, target=target.name, ttir=_text(asm.get("ttir", "")),
+                             ttgir=_text(ttgir or ""), asm=_text(asm.get(asm_kind, "")), asm_kind=asm_kind,
+                             metadata=metadata)
+
+
+def _text(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+def _first_line(e: BaseException) -> str:
+    """The first meaningful line of an exception's message (or its type name)."""
+    for line in str(e).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "File ")) and not re.fullmatch(r"at \d+:\d+:", line):
+            return line if len(line) <= 300 else line[:297] + "..."
+    return type(e).__name__
+
+
+def _compile_error(spec: KernelSpec, e: BaseException) -> EqsatError:
+    from triton.compiler.errors import CompilationError
+
+    if isinstance(e, CompilationError):
+        inner: BaseException = e
+        # Errors in called @jit functions nest; the innermost one with a message says what is wrong.
+        while True:
+            nxt = inner.__cause__ or inner.__context__
+            if isinstance(nxt, CompilationError):
+                inner = nxt
+            else:
+                break
+        err = e if getattr(e, "error_message", None) and not getattr(inner, "error_message", None) else inner
+        msg = getattr(err, "error_message", None)
+        if not msg:
+            cause = err.__cause__ or err.__context__
+            msg = _first_line(cause) if cause is not None else type(err).__name__
+        msg = _first_line(Exception(msg))
+        where = _source_location(spec, err)
+        return spec.error(f"does not compile{where}: {msg}")
+    text = _first_line(e)
+    if text == "PassManager::run failed":
+        text = "an MLIR pass failed (PassManager::run failed; Triton prints the diagnostic on stderr)"
+    return spec.error(f"does not compile: {type(e).__name__}: {text}" if type(e).__name__ not in text
+                      else f"does not compile: {text}")
+
+
+def _source_location(spec: KernelSpec, err: Any) -> str:
+    """` at gather.py:42` for a CompilationError whose function source is found in the kernel's file."""
+    node = getattr(err, "node", None)
+    src = getattr(err, "src", None)
+    lineno = getattr(node, "lineno", None)
+    if not src or lineno is None:
+        return ""
+    path = spec.path
+    if path is None and spec.module is not None:
+        mod = sys.modules.get(spec.module)
+        path = getattr(mod, "__file__", None)
+    if not path:
+        return ""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    first = src.splitlines()[0].strip() if src.splitlines() else ""
+    idx = text.find(first) if first else -1
+    if idx < 0:
+        return ""
+    start = text.count("\n", 0, idx) + 1
+    return f" at {Path(path).name}:{start + lineno - 1}"

@@ -1,0 +1,372 @@
+"""Kernel manifests: TOML files that list the kernels of a corpus, read into `KernelSpec` values.
+
+A manifest is a TOML file with an optional `[defaults]` table and an array of `[[kernel]]` tables
+(the format is documented in `corpora/README.md`). Each entry is either an IR file (`file = "k.ttgir"`
+or `.ttir`) or a Python `@triton.jit` function, named by a file relative to the manifest (`path`) or an
+installed module (`module`), plus `function`. A Python entry carries everything Triton's JIT would
+specialize a launch on (signature, constexprs, which arguments are 16-divisible, which integers equal 1)
+and a `launch` table that says how to build the arguments and grid for running it on a GPU.
+
+Loading never stops at a bad entry: `load_manifest` returns the entries that validated and, separately,
+one `EqsatError` per bad entry, each naming the manifest, the entry's line and the problem. Only a file
+that cannot be read or parsed as TOML at all raises. This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eqsat.errors import EqsatError
+from eqsat.ingest.launch import TORCH_DTYPES, TRITON_TO_DTYPE, parse_init
+
+KNOWN_TARGETS = ("h100", "h200", "mi300x")
+
+_PYTHON_KEYS = {
+    "name", "path", "module", "function", "signature", "constexprs", "divisible", "equal_to_1",
+    "large_tensors", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
+    "description",
+}
+_FILE_KEYS = {"name", "file", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags",
+              "description"}
+_DEFAULT_KEYS = {"num_warps", "num_stages", "num_ctas", "targets", "tags", "options"}
+_INT_TYPES = {"i1", "i8", "i16", "i32", "i64", "u1", "u8", "u16", "u32", "u64"}
+_FLOAT_TYPES = {"fp16", "bf16", "fp32", "fp64"}
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel of a corpus: where its source is and how to compile it like Triton's JIT would.
+
+    For a Python kernel, `signature` maps every parameter to a Triton type string (`*fp32`, `i32`,
+    `fp32`, `constexpr`), `constexprs` gives the constexpr values, `divisible` the parameters the JIT
+    marks `tt.divisibility = 16`, `equal_to_1` the integer parameters the JIT folds to the constant 1,
+    and `large_tensors` the pointer parameters whose tensors exceed 2 GiB (which, unlike all others, get
+    no `tt.pointer_range = 32` on AMD targets).
+    """
+
+    name: str
+    manifest: str  # path of the manifest (or "<inline>")
+    line: int | None = None  # line of the entry in the manifest
+    file: str | None = None  # absolute path of a .ttgir/.ttir file
+    path: str | None = None  # absolute path of a Python file
+    module: str | None = None  # an installed module
+    function: str | None = None
+    signature: dict[str, str] = field(default_factory=dict)
+    constexprs: dict[str, Any] = field(default_factory=dict)
+    divisible: tuple[str, ...] = ()
+    equal_to_1: tuple[str, ...] = ()
+    large_tensors: tuple[str, ...] = ()
+    num_warps: int = 4
+    num_stages: int = 3
+    num_ctas: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[str, ...] | None = None  # None: every target
+    tags: tuple[str, ...] = ()
+    launch: dict[str, Any] | None = None
+    description: str = ""
+
+    @property
+    def kind(self) -> str:
+        """`file` for an IR file, `python` for a `@triton.jit` function."""
+        return "file" if self.file is not None else "python"
+
+    @property
+    def source_label(self) -> str:
+        """Where the kernel comes from, for messages: `gather.py:fn`, `pkg.mod:fn` or the file name."""
+        if self.file is not None:
+            return Path(self.file).name
+        if self.path is not None:
+            return f"{Path(self.path).name}:{self.function}"
+        return f"{self.module}:{self.function}"
+
+    def supports(self, target_name: str) -> bool:
+        """Whether this kernel is meant to compile for `target_name` (`targets` unset: all)."""
+        return self.targets is None or target_name in self.targets
+
+    def error(self, problem: str) -> EqsatError:
+        """An `EqsatError` that names the manifest, this entry and the problem."""
+        return EqsatError(f"kernel '{self.name}': {problem}", file=self.manifest, line=self.line)
+
+    def params(self) -> dict[str, Any]:
+        """Everything that decides the compiled code apart from the source, as plain JSON data."""
+        return {
+            "name": self.name,
+            "function": self.function,
+            "module": self.module,
+            "signature": self.signature,
+            "constexprs": {k: repr(v) for k, v in self.constexprs.items()},
+            "divisible": list(self.divisible),
+            "equal_to_1": list(self.equal_to_1),
+            "large_tensors": list(self.large_tensors),
+            "num_warps": self.num_warps,
+            "num_stages": self.num_stages,
+            "num_ctas": self.num_ctas,
+            "options": {k: repr(v) for k, v in sorted(self.options.items())},
+        }
+
+
+@dataclass
+class Manifest:
+    """A loaded manifest: the entries that validated and one error per entry that did not."""
+
+    path: str
+    kernels: list[KernelSpec]
+    errors: list[tuple[str, EqsatError]]  # (entry name or "#<index>", error)
+
+
+def _entry_lines(text: str) -> list[int]:
+    """1-based line numbers of each `[[kernel]]` header, in order."""
+    return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*kernel\s*\]\]", line)]
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest. Raises `EqsatError` only if the file is unreadable or not TOML."""
+    p = Path(path)
+    label = str(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise EqsatError("manifest not found", file=label) from None
+    except OSError as e:
+        raise EqsatError(f"cannot read manifest: {e.strerror}", file=label) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise EqsatError(f"malformed TOML: {msg}", file=label,
+                         line=int(m.group(1)) if m else None,
+                         column=int(m.group(2)) if m else None) from None
+    return parse_manifest(data, label, base_dir=p.resolve().parent, entry_lines=_entry_lines(text))
+
+
+def parse_manifest(data: dict[str, Any], label: str, base_dir: Path,
+                   entry_lines: list[int] | None = None) -> Manifest:
+    """Validate already-parsed manifest data (`label` names it in messages, paths resolve from `base_dir`)."""
+    unknown = set(data) - {"defaults", "kernel", "description"}
+    if unknown:
+        raise EqsatError(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
+                         "(expected [defaults] and [[kernel]] tables)", file=label)
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise EqsatError("[defaults] must be a table", file=label)
+    bad = set(defaults) - _DEFAULT_KEYS
+    if bad:
+        raise EqsatError(f"[defaults]: unknown key(s) {', '.join(sorted(bad))}", file=label)
+    entries = data.get("kernel", [])
+    if not isinstance(entries, list):
+        raise EqsatError("'kernel' must be an array of tables ([[kernel]])", file=label)
+    lines = entry_lines or []
+    kernels: list[KernelSpec] = []
+    errors: list[tuple[str, EqsatError]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        line = lines[i] if i < len(lines) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label_name = name if isinstance(name, str) else f"#{i + 1}"
+        try:
+            spec = _parse_entry(entry, dict(defaults), label, line, base_dir, i)
+            if spec.name in seen:
+                raise EqsatError(f"kernel '{spec.name}': duplicate name", file=label, line=line)
+            seen.add(spec.name)
+            kernels.append(spec)
+        except EqsatError as e:
+            errors.append((label_name, e))
+    return Manifest(label, kernels, errors)
+
+
+def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | None, base_dir: Path,
+                 index: int) -> KernelSpec:
+    def fail(problem: str) -> EqsatError:
+        who = f"kernel '{entry['name']}'" if isinstance(entry, dict) and isinstance(entry.get("name"), str) \
+            else f"kernel entry #{index + 1}"
+        return EqsatError(f"{who}: {problem}", file=label, line=line)
+
+    if not isinstance(entry, dict):
+        raise fail("must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
+        raise fail("needs a 'name' (letters, digits, '_', '-', '.')")
+    merged = {**defaults, **entry}
+    if "tags" in defaults and "tags" in entry:
+        merged["tags"] = list(defaults["tags"]) + list(entry["tags"])
+
+    common = _common_fields(merged, fail)
+    if "file" in entry:
+        bad = set(entry) - _FILE_KEYS
+        if bad:
+            raise fail(f"unknown key(s) for a file entry: {', '.join(sorted(bad))}")
+        f = entry["file"]
+        if not isinstance(f, str) or not (f.endswith(".ttgir") or f.endswith(".ttir")):
+            raise fail("'file' must name a .ttgir or .ttir file")
+        fp = (base_dir / f).resolve()
+        if not fp.is_file():
+            raise fail(f"file not found: {f}")
+        return KernelSpec(name=name, manifest=label, line=line, file=str(fp), **common)
+
+    bad = set(entry) - _PYTHON_KEYS
+    if bad:
+        raise fail(f"unknown key(s): {', '.join(sorted(bad))}")
+    if ("path" in entry) == ("module" in entry):
+        raise fail("needs exactly one of 'file', 'path' or 'module'")
+    path = module = None
+    if "path" in entry:
+        if not isinstance(entry["path"], str) or not entry["path"].endswith(".py"):
+            raise fail("'path' must name a .py file relative to the manifest")
+        pp = (base_dir / entry["path"]).resolve()
+        if not pp.is_file():
+            raise fail(f"file not found: {entry['path']}")
+        path = str(pp)
+    else:
+        module = entry["module"]
+        if not isinstance(module, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", module):
+            raise fail("'module' must be a dotted module name")
+    function = entry.get("function")
+    if not isinstance(function, str) or not function.isidentifier():
+        raise fail("needs a 'function' (the @triton.jit function's name)")
+
+    signature = entry.get("signature")
+    if not isinstance(signature, dict) or not signature:
+        raise fail("needs a 'signature' table (parameter -> Triton type such as "
+                   "\"*fp32\", \"i32\", \"constexpr\")")
+    for arg, ty in signature.items():
+        if not isinstance(ty, str) or not _valid_type(ty):
+            raise fail(f"signature: '{arg}' has unknown type {ty!r}")
+    constexprs = entry.get("constexprs", {})
+    if not isinstance(constexprs, dict):
+        raise fail("'constexprs' must be a table")
+    for k in constexprs:
+        if k not in signature:
+            raise fail(f"constexprs: '{k}' is not in the signature")
+        if signature[k] != "constexpr":
+            raise fail(f"constexprs: '{k}' has signature type {signature[k]!r}, not \"constexpr\"")
+    divisible = _name_list(entry, "divisible", fail)
+    equal_to_1 = _name_list(entry, "equal_to_1", fail)
+    large = _name_list(entry, "large_tensors", fail)
+    for k in divisible:
+        if k not in signature:
+            raise fail(f"divisible: '{k}' is not in the signature")
+        if not (signature[k].startswith("*") or signature[k] in _INT_TYPES):
+            raise fail(f"divisible: '{k}' is {signature[k]!r}; only pointers and integers "
+                       "can be 16-divisible")
+    for k in equal_to_1:
+        if k not in signature:
+            raise fail(f"equal_to_1: '{k}' is not in the signature")
+        if signature[k] not in _INT_TYPES:
+            raise fail(f"equal_to_1: '{k}' is {signature[k]!r}; only integers are folded to 1")
+        if k in divisible:
+            raise fail(f"'{k}' cannot be both divisible by 16 and equal to 1")
+    for k in large:
+        if k not in signature or not signature[k].startswith("*"):
+            raise fail(f"large_tensors: '{k}' is not a pointer parameter")
+
+    launch = entry.get("launch")
+    if launch is None:
+        raise fail("needs a [kernel.launch] table (grid and args) to be runnable")
+    _check_launch(launch, signature, fail)
+
+    return KernelSpec(name=name, manifest=label, line=line, path=path, module=module, function=function,
+                      signature=dict(signature), constexprs=dict(constexprs), divisible=divisible,
+                      equal_to_1=equal_to_1, large_tensors=large, launch=launch, **common)
+
+
+def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, default in (("num_warps", 4), ("num_stages", 3), ("num_ctas", 1)):
+        v = merged.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise fail(f"'{key}' must be a positive integer")
+        out[key] = v
+    if out["num_warps"] & (out["num_warps"] - 1):
+        raise fail("'num_warps' must be a power of two")
+    options = merged.get("options", {})
+    if not isinstance(options, dict):
+        raise fail("'options' must be a table")
+    out["options"] = dict(options)
+    targets = merged.get("targets")
+    if targets is not None:
+        if not isinstance(targets, list) or not targets:
+            raise fail("'targets' must be a non-empty list of target names")
+        for t in targets:
+            if t not in KNOWN_TARGETS:
+                raise fail(f"targets: unknown target {t!r} (known: {', '.join(KNOWN_TARGETS)})")
+        targets = tuple(targets)
+        if "h100" in targets and "h200" not in targets:
+            targets += ("h200",)  # same Triton target
+    out["targets"] = targets
+    tags = merged.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise fail("'tags' must be a list of strings")
+    out["tags"] = tuple(dict.fromkeys(tags))
+    desc = merged.get("description", "")
+    if not isinstance(desc, str):
+        raise fail("'description' must be a string")
+    out["description"] = desc
+    return out
+
+
+def _name_list(entry: dict[str, Any], key: str, fail: Any) -> tuple[str, ...]:
+    v = entry.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise fail(f"'{key}' must be a list of parameter names")
+    return tuple(v)
+
+
+def _valid_type(ty: str) -> bool:
+    if ty == "constexpr":
+        return True
+    base = ty.lstrip("*")
+    return base in _INT_TYPES or base in _FLOAT_TYPES or base in TRITON_TO_DTYPE
+
+
+def _check_launch(launch: Any, signature: dict[str, str], fail: Any) -> None:
+    """Shape checks of the launch table; consistency with the specialization is `launch.check_consistency`."""
+    if not isinstance(launch, dict):
+        raise fail("'launch' must be a table")
+    bad = set(launch) - {"grid", "args", "allocator"}
+    if bad:
+        raise fail(f"launch: unknown key(s) {', '.join(sorted(bad))}")
+    grid = launch.get("grid")
+    if (not isinstance(grid, list) or not 1 <= len(grid) <= 3
+            or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 1 for g in grid)):
+        raise fail("launch.grid must be a list of 1 to 3 positive integers")
+    args = launch.get("args")
+    if not isinstance(args, dict):
+        raise fail("launch.args must be a table (runtime parameter -> tensor table or scalar)")
+    runtime = [k for k, ty in signature.items() if ty != "constexpr"]
+    missing = [k for k in runtime if k not in args]
+    if missing:
+        raise fail(f"launch.args: missing runtime argument(s) {', '.join(missing)}")
+    for k, v in args.items():
+        if k not in signature:
+            raise fail(f"launch.args: '{k}' is not in the signature")
+        if signature[k] == "constexpr":
+            raise fail(f"launch.args: '{k}' is a constexpr; give it in 'constexprs'")
+        if isinstance(v, dict):
+            _check_tensor_arg(k, v, fail)
+        elif not isinstance(v, (int, float, bool)):
+            raise fail(f"launch.args: '{k}' must be a tensor table or a number")
+
+
+def _check_tensor_arg(k: str, v: dict[str, Any], fail: Any) -> None:
+    bad = set(v) - {"shape", "dtype", "init", "offset", "output"}
+    if bad:
+        raise fail(f"launch.args.{k}: unknown key(s) {', '.join(sorted(bad))}")
+    shape = v.get("shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s >= 1 for s in shape):
+        raise fail(f"launch.args.{k}: 'shape' must be a non-empty list of positive integers")
+    if v.get("dtype") not in TORCH_DTYPES:
+        raise fail(f"launch.args.{k}: unknown dtype {v.get('dtype')!r} (known: {', '.join(TORCH_DTYPES)})")
+    try:
+        parse_init(v.get("init", ""))
+    except ValueError as e:
+        raise fail(f"launch.args.{k}: {e}") from None
+    off = v.get("offset", 0)
+    if not isinstance(off, int) or off < 0:
+        raise fail(f"launch.args.{k}: 'offset' must be a non-negative integer (elements)")
+    if not isinstance(v.get("output", False), bool):
+        raise fail(f"launch.args.{k}: 'output' must be true or false")
