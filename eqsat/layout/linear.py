@@ -511,13 +511,16 @@ class LinearLayout:
         identity_dims = [
             d
             for d in a.in_dims
-            if b.has_in_dim(d) and a.sublayout([d], out_names).equal_ignoring_out_dim_sizes(b.sublayout([d], out_names))
+            if b.has_in_dim(d)
+            and a.sublayout([d], out_names).equal_ignoring_out_dim_sizes(b.sublayout([d], out_names))
         ]
         a_rest = [d for d in a.in_dims if d not in identity_dims]
         b_rest = [d for d in b.in_dims if d not in identity_dims]
         if bool(a_rest) != bool(b_rest):
             raise ValueError("invert_and_compose: one side reduces to empty and the other does not")
-        ret = LinearLayout.empty() if not a_rest else lstsq(a.sublayout(a_rest, out_names), b.sublayout(b_rest, out_names))
+        ret = LinearLayout.empty()
+        if a_rest:
+            ret = lstsq(a.sublayout(a_rest, out_names), b.sublayout(b_rest, out_names))
         for d in identity_dims:
             ret = ret * LinearLayout.identity_1d(a.get_in_dim_size(d), d, d)
         return ret.transpose_ins(list(b.in_dims)).transpose_outs(list(a.in_dims))
