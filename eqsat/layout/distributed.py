@@ -131,7 +131,9 @@ def _nvidia_mma_tile(tile_shape: Sequence[int], k_width: int, order: Sequence[in
     return ret
 
 
-def _broadcasted_dot_operand(shape: Sequence[int], order: Sequence[int], k_dim: int, in_dim: str) -> LinearLayout:
+def _broadcasted_dot_operand(
+    shape: Sequence[int], order: Sequence[int], k_dim: int, in_dim: str
+) -> LinearLayout:
     """Warps (or lanes) of a dot operand: identity on the non-K dims, broadcast along K."""
     names = standard_out_dims(len(shape))
     ret = LinearLayout.empty()
@@ -223,13 +225,15 @@ def amd_mfma(
     tiles = (m_dim * n_dim) // (warp_size * height)
     if not is_transposed:
         tile = LinearLayout.identity_1d(height, REG, dim_m) * (
-            LinearLayout.identity_1d(n_dim, LANE, dim_n) * LinearLayout.identity_1d(warp_size // n_dim, LANE, dim_m)
+            LinearLayout.identity_1d(n_dim, LANE, dim_n)
+            * LinearLayout.identity_1d(warp_size // n_dim, LANE, dim_m)
         )
         if tiles > 0:
             tile = tile * LinearLayout.identity_1d(tiles, REG, dim_m)
     else:
         tile = LinearLayout.identity_1d(height, REG, dim_n) * (
-            LinearLayout.identity_1d(m_dim, LANE, dim_m) * LinearLayout.identity_1d(warp_size // m_dim, LANE, dim_n)
+            LinearLayout.identity_1d(m_dim, LANE, dim_m)
+            * LinearLayout.identity_1d(warp_size // m_dim, LANE, dim_n)
         )
         if tiles > 0:
             tile = tile * LinearLayout.identity_1d(tiles, REG, dim_n)

@@ -41,7 +41,9 @@ class GuardedLayout:
             raise ValueError(f"layout out-dims {self.layout.out_dims} are not {names}")
         for n, v in zip(names, self.valid_shape, strict=True):
             if not 0 < v <= self.layout.get_out_dim_size(n):
-                raise ValueError(f"valid extent {v} of {n} outside padded size {self.layout.get_out_dim_size(n)}")
+                raise ValueError(
+                    f"valid extent {v} of {n} outside padded size {self.layout.get_out_dim_size(n)}"
+                )
 
     @property
     def padded_shape(self) -> tuple[int, ...]:
@@ -147,8 +149,8 @@ def build_pow2(kind: str, params: Mapping[str, Any], shape: Sequence[int]) -> Li
     p = dict(params)
     shape = tuple(int(s) for s in shape)
     if kind == "blocked":
-        return distributed.blocked(p["size_per_thread"], p["threads_per_warp"], p["warps_per_cta"], p["order"],
-                                   p.get("cta_layout"), shape=shape)
+        return distributed.blocked(p["size_per_thread"], p["threads_per_warp"], p["warps_per_cta"],
+                                   p["order"], p.get("cta_layout"), shape=shape)
     if kind == "slice":
         return distributed.slice(p["dim"], partial(build_pow2, p["parent_kind"], p["parent"]), shape)
     if kind == "linear":
@@ -157,7 +159,8 @@ def build_pow2(kind: str, params: Mapping[str, Any], shape: Sequence[int]) -> Li
         return distributed.nvidia_mma(p["version_major"], p["version_minor"], p["warps_per_cta"],
                                       p["instr_shape"], p.get("cta_layout"), shape=shape)
     if kind == "amd_mfma":
-        return distributed.amd_mfma(p["version"], p["warps_per_cta"], p["instr_shape"], p["is_transposed"],
+        return distributed.amd_mfma(p["version"], p["warps_per_cta"], p["instr_shape"],
+                                    p["is_transposed"],
                                     p.get("cta_layout"), shape=shape, tiles_per_warp=p.get("tiles_per_warp"),
                                     element_bitwidth=p.get("element_bitwidth"))
     if kind == "dot_operand":

@@ -137,7 +137,8 @@ def permute_outs(ll: LinearLayout, order: Sequence[int]) -> LinearLayout:
 
 
 def nvmma_shared(swizzling_byte_width: int, transposed: bool, element_bit_width: int,
-                 cta_layout: CTALayoutLike = None, *, shape: Sequence[int], fp4_padded: bool = False) -> LinearLayout:
+                 cta_layout: CTALayoutLike = None, *, shape: Sequence[int],
+                 fp4_padded: bool = False) -> LinearLayout:
     """``#ttg.nvmma_shared``: the wgmma/TMA layout.  The tensor is cut into column chunks one
     swizzle row wide (``swizzlingByteWidth`` bytes); each chunk is stored as 8-row core matrices
     whose 16-byte vectors are XOR-swizzled by row.  ``transposed`` makes dim0 the contiguous dim."""
