@@ -203,6 +203,15 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
     constexprs: dict[str, Any] = {}
     attrs: dict[tuple[int, ...], list[Any]] = {}
     params = {p.name: p for p in fn.params}
+    flags = jit_flags(fn)
+    for n in spec.divisible:
+        if n in flags["no_specialize"] or n in flags["no_align"]:
+            raise spec.error(f"'{n}' is listed in 'divisible' but '{spec.function}' marks it "
+                             "do_not_specialize(_on_alignment): the JIT never does")
+    for n in spec.equal_to_1:
+        if n in flags["no_specialize"]:
+            raise spec.error(f"'{n}' is listed in 'equal_to_1' but '{spec.function}' marks it "
+                             "do_not_specialize: the JIT never does")
     for i, n in enumerate(names):
         ty = spec.signature.get(n)
         if ty is None:
@@ -214,7 +223,9 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
                                  f"of '{spec.function}'")
         if ty == "constexpr":
             signature[n] = "constexpr"
-            if n in spec.constexprs:
+            if n in spec.none:
+                constexprs[n] = None
+            elif n in spec.constexprs:
                 constexprs[n] = spec.constexprs[n]
             elif params[n].has_default:
                 d = params[n].default
@@ -235,6 +246,14 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
         if a:
             attrs[(i,)] = a
     return signature, constexprs, attrs
+
+
+def jit_flags(fn: Any) -> dict[str, frozenset[str]]:
+    """The parameters a JITFunction marks `do_not_specialize` / `do_not_specialize_on_alignment`."""
+    return {
+        "no_specialize": frozenset(p.name for p in fn.params if p.do_not_specialize),
+        "no_align": frozenset(p.name for p in fn.params if p.do_not_specialize_on_alignment),
+    }
 
 
 def compile_spec(spec: KernelSpec, target: Target, use_cache: bool = True) -> CompiledArtifacts:

@@ -80,15 +80,21 @@ def int_type(v: int) -> str:
     return "u64"
 
 
-def check_consistency(spec: KernelSpec) -> list[str]:
-    """Problems where the spec's specialization differs from what the JIT derives from `launch` args."""
+def check_consistency(spec: KernelSpec, no_specialize: frozenset[str] = frozenset(),
+                      no_align: frozenset[str] = frozenset()) -> list[str]:
+    """Problems where the spec's specialization differs from what the JIT derives from `launch` args.
+
+    `no_specialize` and `no_align` are the function's `do_not_specialize` and
+    `do_not_specialize_on_alignment` parameters (see `compile.jit_flags`): the JIT never marks the former
+    divisible or equal to 1, and never marks the latter divisible.
+    """
     problems: list[str] = []
     if spec.launch is None:
         return problems
     args = spec.launch["args"]
     for name, ty in spec.signature.items():
         if ty == "constexpr":
-            if name not in spec.constexprs:
+            if name not in spec.constexprs and name not in spec.none:
                 problems.append(f"constexpr '{name}' has no value in 'constexprs'")
             continue
         v = args.get(name)
@@ -102,6 +108,7 @@ def check_consistency(spec: KernelSpec) -> list[str]:
             if ty[1:] != elem:
                 problems.append(f"'{name}': launch dtype {v['dtype']} is {elem}, signature says {ty}")
             aligned = (v.get("offset", 0) * size) % 16 == 0
+            aligned = aligned and name not in no_align and name not in no_specialize
             if aligned != div:
                 problems.append(f"'{name}': pointer {'is' if aligned else 'is not'} 16-byte aligned but "
                                 f"{'not ' if not div else ''}listed in 'divisible'")
@@ -121,6 +128,14 @@ def check_consistency(spec: KernelSpec) -> list[str]:
         elif isinstance(v, int):
             if ty != int_type(v):
                 problems.append(f"'{name}': launch value {v} is {int_type(v)}, signature says {ty}")
+            if name in no_specialize:
+                if div or one:
+                    problems.append(f"'{name}' is do_not_specialize: it is never divisible or equal to 1")
+                continue
+            if name in no_align and v != 1:
+                if div:
+                    problems.append(f"'{name}' is do_not_specialize_on_alignment: never divisible")
+                continue
             if (v == 1) != one:
                 problems.append(f"'{name}': launch value {v} {'equals' if v == 1 else 'does not equal'} 1 "
                                 f"but is {'' if one else 'not '}listed in 'equal_to_1'")

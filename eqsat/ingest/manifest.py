@@ -27,7 +27,7 @@ KNOWN_TARGETS = ("h100", "h200", "mi300x")
 
 _PYTHON_KEYS = {
     "name", "path", "module", "function", "signature", "constexprs", "divisible", "equal_to_1",
-    "large_tensors", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
+    "large_tensors", "none", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
     "description",
 }
 _FILE_KEYS = {"name", "file", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags",
@@ -59,6 +59,7 @@ class KernelSpec:
     constexprs: dict[str, Any] = field(default_factory=dict)
     divisible: tuple[str, ...] = ()
     equal_to_1: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()  # parameters passed as None (constexpr None, as the JIT specializes them)
     large_tensors: tuple[str, ...] = ()
     num_warps: int = 4
     num_stages: int = 3
@@ -101,6 +102,7 @@ class KernelSpec:
             "constexprs": {k: repr(v) for k, v in self.constexprs.items()},
             "divisible": list(self.divisible),
             "equal_to_1": list(self.equal_to_1),
+            "none": list(self.none),
             "large_tensors": list(self.large_tensors),
             "num_warps": self.num_warps,
             "num_stages": self.num_stages,
@@ -247,6 +249,13 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
     divisible = _name_list(entry, "divisible", fail)
     equal_to_1 = _name_list(entry, "equal_to_1", fail)
     large = _name_list(entry, "large_tensors", fail)
+    none = _name_list(entry, "none", fail)
+    for k in none:
+        if signature.get(k) != "constexpr":
+            raise fail(f"none: '{k}' must have signature type \"constexpr\" "
+                       "(the JIT passes None as a constexpr)")
+        if k in constexprs:
+            raise fail(f"'{k}' is listed in both 'none' and 'constexprs'")
     for k in divisible:
         if k not in signature:
             raise fail(f"divisible: '{k}' is not in the signature")
@@ -271,7 +280,7 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
 
     return KernelSpec(name=name, manifest=label, line=line, path=path, module=module, function=function,
                       signature=dict(signature), constexprs=dict(constexprs), divisible=divisible,
-                      equal_to_1=equal_to_1, large_tensors=large, launch=launch, **common)
+                      equal_to_1=equal_to_1, none=none, large_tensors=large, launch=launch, **common)
 
 
 def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
