@@ -21,7 +21,8 @@ def rand_layout(rng: random.Random, ins: dict[str, int], outs: dict[str, int]) -
             return 1 << rng.randrange(size.bit_length() - 1)
         return rng.randrange(size)
 
-    return LinearLayout({n: [tuple(comp(s) for s in outs.values()) for _ in range(k)] for n, k in ins.items()}, outs)
+    bases = {n: [tuple(comp(s) for s in outs.values()) for _ in range(k)] for n, k in ins.items()}
+    return LinearLayout(bases, outs)
 
 
 def rand_pair(rng: random.Random) -> LinearLayout:
