@@ -632,6 +632,12 @@ class TTGIRParser:
                                        state.attributes)
             perm = list(range(len(state.uses)))
         op.op_name = op_name
+        op.eqsat_pos = name_pos
+        if cls is not None:
+            try:
+                op.verify_()
+            except Exception as e:  # VerifyException: a typed op whose operands do not fit its definition
+                raise self.error(str(e), name_pos) from None
         # Operand uses in the text refer to the textual order; remap to the op's operand order.
         inverse = {old: new for new, old in enumerate(perm)}
         for piece in state.pieces:
@@ -704,8 +710,11 @@ class TTGIRParser:
                     continue
                 value = self.lookup(name, pos)
                 keyword = None
-                if st.pieces and isinstance(st.pieces[-1], Lit) and _IDENT.fullmatch(st.pieces[-1].text):
-                    keyword = st.pieces[-1].text
+                before = [p for p in st.pieces[-2:] if isinstance(p, Lit)]
+                if before and before[-1].text == "=" and len(before) == 2:
+                    before = before[:1]  # `mask = %m`
+                if before and _IDENT.fullmatch(before[-1].text):
+                    keyword = before[-1].text
                 for pd in st.pending:
                     if pd.by_equals and pd.type is None:
                         pd.type = value.type
@@ -953,7 +962,14 @@ class TTGIRParser:
         cls = TYPED_OPS.get(op_name)
         if cls is not None and cls.COLON_TYPES and cls.COLON_TYPES != ("result",):
             roles = cls.assign_roles(st.uses)
-            for p, role in zip(colon, cls.COLON_TYPES, strict=False):
+            after_colon: list[TypeRef] = []
+            seen = False
+            for p in st.pieces:
+                if isinstance(p, Lit) and p.text == ":":
+                    seen = True
+                elif seen and isinstance(p, TypeRef) and p.kind == "literal":
+                    after_colon.append(p)
+            for p, role in zip(after_colon, cls.COLON_TYPES, strict=False):
                 if roles.get(role):
                     p.kind, p.index = "operand", roles[role][0]
             return

@@ -34,6 +34,7 @@ class BufferLoadOp(TritonOp):
     KEYWORDS: ClassVar[dict[str, str]] = {"stride": "stride"}
     BRACKETED: ClassVar[str | None] = "offsets"
     COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("result",)
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr", "offsets": "tensor"}
 
 
 @irdl_op_definition
@@ -50,6 +51,7 @@ class BufferStoreOp(TritonOp):
     KEYWORDS: ClassVar[dict[str, str]] = {"stride": "stride"}
     BRACKETED: ClassVar[str | None] = "offsets"
     COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("value",)
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr", "offsets": "tensor"}
 
 
 @irdl_op_definition
@@ -63,9 +65,10 @@ class BufferLoadToLocalOp(TritonOp):
     stride = opt_operand_def()
     token = result_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    KEYWORDS: ClassVar[dict[str, str]] = {"mask": "mask", "other": "other", "stride": "stride", "into": "into"}
+    KEYWORDS: ClassVar[dict[str, str]] = {"mask": "mask", "other": "other", "stride": "stride", "dest": "into"}
     BRACKETED: ClassVar[str | None] = "offsets"
     RESULT: ClassVar[str | None] = "token"
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr", "offsets": "tensor", "dest": "memdesc"}
 
 
 @irdl_op_definition

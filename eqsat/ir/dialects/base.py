@@ -46,8 +46,11 @@ class TritonOp(IRDLOperation):
     Class data a subclass may set:
       KEYWORDS: operand role -> the keyword that introduces it in the custom syntax (`mask`, `other`).
       BRACKETED: the variadic role whose operands stand inside `[...]` (`coords`, `offsets`).
+      TEXT_ORDER: the order in which positional roles appear in the text, where it is not ODS order.
       COLON_TYPES: roles whose types follow the `:` in order ("result" for the result), where Triton's
         format is not one type per operand.
+      EXPECT: role -> kind of type it must have ("ptr": pointer or tensor of pointers, "memdesc",
+        "tensor", "desc"); checked by `verify_`, so a wrong role assignment cannot pass silently.
       RESULT: how to derive result types when Triton does not print them: "pointee" (tt.load),
         "token" (async ops), "same:<role>" (the type of that operand, tt.addptr), or None (printed).
     """
@@ -55,7 +58,19 @@ class TritonOp(IRDLOperation):
     KEYWORDS: ClassVar[dict[str, str]] = {}
     BRACKETED: ClassVar[str | None] = None
     COLON_TYPES: ClassVar[tuple[str, ...] | None] = None
+    TEXT_ORDER: ClassVar[tuple[str, ...] | None] = None
+    EXPECT: ClassVar[dict[str, str]] = {}
     RESULT: ClassVar[str | None] = None
+
+    def verify_(self) -> None:
+        from xdsl.utils.exceptions import VerifyException
+
+        for role, kind in self.EXPECT.items():
+            value = getattr(self, role)
+            if value is None:
+                continue
+            if not _has_kind(value.type, kind):
+                raise VerifyException(f"{self.name}: operand '{role}' must be {kind}, got {value.type}")
 
     @classmethod
     def operand_roles(cls) -> list[tuple[str, str]]:
@@ -82,6 +97,8 @@ class TritonOp(IRDLOperation):
             else:
                 positional.append(i)
         free = [(n, k) for n, k in roles if n not in cls.KEYWORDS and n != cls.BRACKETED]
+        if cls.TEXT_ORDER is not None:
+            free.sort(key=lambda nk: cls.TEXT_ORDER.index(nk[0]))
         need_after = [sum(1 for _, k in free[j + 1:] if k == "one") for j in range(len(free))]
         pos = 0
         for j, (name, kind) in enumerate(free):
@@ -124,6 +141,24 @@ class TritonOp(IRDLOperation):
         op = cls.create(operands=[uses[i].value for i in order], result_types=list(result_types),
                         regions=list(regions), attributes=dict(attributes), properties=properties)
         return op, order
+
+
+def _has_kind(t: Attribute, kind: str) -> bool:
+    from xdsl.dialects.builtin import TensorType
+
+    from eqsat.ir.attributes import MemDescType, OpaqueType, PtrType, TensorDescType
+
+    if isinstance(t, OpaqueType):
+        return True  # a type eqsat keeps verbatim cannot be checked
+    if kind == "ptr":
+        return isinstance(t, PtrType) or (isinstance(t, TensorType) and isinstance(t.element_type, PtrType))
+    if kind == "memdesc":
+        return isinstance(t, MemDescType)
+    if kind == "tensor":
+        return isinstance(t, TensorType)
+    if kind == "desc":
+        return isinstance(t, TensorDescType) or isinstance(t, PtrType)
+    raise ValueError(kind)
 
 
 @irdl_op_definition

@@ -34,6 +34,7 @@ class LoadOp(TritonOp):
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("ptr",)
     RESULT: ClassVar[str | None] = "pointee"
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr"}
 
 
 @irdl_op_definition
@@ -45,6 +46,7 @@ class StoreOp(TritonOp):
     value = operand_def()
     mask = opt_operand_def()
     COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("ptr",)
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr"}
 
 
 @irdl_op_definition
@@ -56,6 +58,7 @@ class AddPtrOp(TritonOp):
     offset = operand_def()
     result = result_def()
     RESULT: ClassVar[str | None] = "same:ptr"
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr"}
 
 
 @irdl_op_definition
@@ -110,6 +113,7 @@ class GatherOp(TritonOp):
     indices = operand_def()
     result = result_def()
     BRACKETED: ClassVar[str | None] = None
+    EXPECT: ClassVar[dict[str, str]] = {"src": "tensor", "indices": "tensor"}
 
 
 @irdl_op_definition
@@ -127,6 +131,7 @@ class DotOp(TritonOp):
     b = operand_def()
     c = operand_def()
     d = result_def()
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("a", "b")
 
 
 @irdl_op_definition
@@ -138,6 +143,7 @@ class DescriptorLoadOp(TritonOp):
     indices = var_operand_def()
     result = result_def()
     BRACKETED: ClassVar[str | None] = "indices"
+    EXPECT: ClassVar[dict[str, str]] = {"desc": "desc"}
 
 
 @irdl_op_definition
@@ -147,6 +153,7 @@ class DescriptorStoreOp(TritonOp):
     indices = var_operand_def()
     src = operand_def()
     BRACKETED: ClassVar[str | None] = "indices"
+    EXPECT: ClassVar[dict[str, str]] = {"desc": "desc", "src": "tensor"}
 
 
 @irdl_op_definition
@@ -178,6 +185,7 @@ class AtomicRMWOp(TritonOp):
     val = operand_def()
     mask = opt_operand_def()
     result = result_def()
+    EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr"}
 
 
 @irdl_op_definition

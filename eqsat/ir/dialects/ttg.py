@@ -28,6 +28,7 @@ class ConvertLayoutOp(TritonOp):
     name = "ttg.convert_layout"
     src = operand_def()
     result = result_def()
+    EXPECT: ClassVar[dict[str, str]] = {"src": "tensor"}
 
 
 @irdl_op_definition
@@ -44,6 +45,8 @@ class LocalStoreOp(TritonOp):
     name = "ttg.local_store"
     src = operand_def()
     dst = operand_def()
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("src", "dst")
+    EXPECT: ClassVar[dict[str, str]] = {"src": "tensor", "dst": "memdesc"}
 
 
 @irdl_op_definition
@@ -55,12 +58,14 @@ class LocalLoadOp(TritonOp):
     token = opt_operand_def()
     result = result_def()
     KEYWORDS: ClassVar[dict[str, str]] = {"token": "token"}
+    EXPECT: ClassVar[dict[str, str]] = {"src": "memdesc"}
 
 
 @irdl_op_definition
 class LocalDeallocOp(TritonOp):
     name = "ttg.local_dealloc"
     src = operand_def()
+    EXPECT: ClassVar[dict[str, str]] = {"src": "memdesc"}
 
 
 @irdl_op_definition
@@ -71,7 +76,9 @@ class MemDescIndexOp(TritonOp):
     src = operand_def()
     index = operand_def()
     result = result_def()
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("src",)
     BRACKETED: ClassVar[str | None] = None
+    EXPECT: ClassVar[dict[str, str]] = {"src": "memdesc"}
 
 
 @irdl_op_definition
@@ -108,6 +115,8 @@ class AsyncCopyGlobalToLocalOp(TritonOp):
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     KEYWORDS: ClassVar[dict[str, str]] = {"mask": "mask", "other": "other"}
     RESULT: ClassVar[str | None] = "token"
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("src",)
+    EXPECT: ClassVar[dict[str, str]] = {"src": "ptr", "result": "memdesc"}
 
 
 @irdl_op_definition

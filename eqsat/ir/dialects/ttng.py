@@ -40,6 +40,7 @@ class ReinterpretTensorDescOp(TritonOp):
 class InitBarrierOp(TritonOp):
     name = "ttng.init_barrier"
     alloc = operand_def()
+    EXPECT: ClassVar[dict[str, str]] = {"alloc": "memdesc"}
 
 
 @irdl_op_definition
@@ -53,6 +54,8 @@ class BarrierExpectOp(TritonOp):
     name = "ttng.barrier_expect"
     alloc = operand_def()
     pred = operand_def()
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("alloc",)
+    EXPECT: ClassVar[dict[str, str]] = {"alloc": "memdesc"}
 
 
 @irdl_op_definition
@@ -64,6 +67,8 @@ class WaitBarrierOp(TritonOp):
     deps = var_operand_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     KEYWORDS: ClassVar[dict[str, str]] = {"deps": "deps"}
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("alloc",)
+    EXPECT: ClassVar[dict[str, str]] = {"alloc": "memdesc"}
 
 
 @irdl_op_definition
@@ -83,6 +88,9 @@ class AsyncTMACopyGlobalToLocalOp(TritonOp):
     pred = operand_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     BRACKETED: ClassVar[str | None] = "coord"
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("desc", "barrier", "result")
+    TEXT_ORDER: ClassVar[tuple[str, ...] | None] = ("desc", "result", "barrier", "pred")
+    EXPECT: ClassVar[dict[str, str]] = {"desc": "desc", "barrier": "memdesc", "result": "memdesc"}
 
 
 @irdl_op_definition
@@ -93,6 +101,8 @@ class AsyncTMACopyLocalToGlobalOp(TritonOp):
     src = operand_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     BRACKETED: ClassVar[str | None] = "coord"
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("desc", "src")
+    EXPECT: ClassVar[dict[str, str]] = {"desc": "desc", "src": "memdesc"}
 
 
 @irdl_op_definition
@@ -110,6 +120,7 @@ class WarpGroupDotOp(TritonOp):
     c = operand_def()
     use_c = opt_operand_def()
     d = result_def()
+    COLON_TYPES: ClassVar[tuple[str, ...] | None] = ("a", "b")
 
 
 @irdl_op_definition
