@@ -1,0 +1,228 @@
+"""Ingest: every corpus kernel compiles on the CPU for h100 and mi300x; the cache; one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from eqsat.errors import EqsatError
+from eqsat.ingest import compile_spec, ingest, load_manifest
+from eqsat.targets import get_target
+
+CORPORA = Path(__file__).resolve().parent.parent / "corpora"
+MANIFESTS = sorted(CORPORA.glob("*.toml"))
+TTG_TARGET = {"h100": 'ttg.target = "cuda:90"', "mi300x": 'ttg.target = "hip:gfx942"'}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory):
+    old = os.environ.get("EQSAT_CACHE_DIR")
+    os.environ["EQSAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("eqsat-cache"))
+    yield
+    if old is None:
+        os.environ.pop("EQSAT_CACHE_DIR", None)
+    else:
+        os.environ["EQSAT_CACHE_DIR"] = old
+
+
+def _cases():
+    for m in MANIFESTS:
+        for spec in load_manifest(m).kernels:
+            for t in ("h100", "mi300x"):
+                marks = []
+                if not spec.supports(t):
+                    why = f"{spec.name}: targets = {list(spec.targets or ())}"
+                    marks.append(pytest.mark.skip(reason=why))
+                elif spec.module and importlib.util.find_spec(spec.module.split(".")[0]) is None:
+                    marks.append(pytest.mark.skip(reason=f"{spec.module.split('.')[0]} is not installed"))
+                yield pytest.param(spec, t, id=f"{m.stem}-{spec.name}-{t}", marks=marks)
+
+
+@pytest.mark.parametrize("spec, target", list(_cases()))
+def test_corpus_kernel_compiles(spec, target: str) -> None:
+    art = compile_spec(spec, get_target(target))
+    assert TTG_TARGET[target] in art.ttgir
+    assert "tt.func" in art.ttgir
+    assert art.asm_kind == ("ptx" if target == "h100" else "amdgcn")
+    assert art.asm
+    if spec.kind == "python":
+        assert "tt.func" in art.ttir
+        # the specialization reached the IR: divisible args carry tt.divisibility
+        for name in spec.divisible:
+            assert f"%{name}: " in art.ttir
+        if spec.divisible:
+            assert "tt.divisibility = 16" in art.ttir
+        if target == "mi300x" and any(t.startswith("*") for t in spec.signature.values()):
+            assert "tt.pointer_range = 32" in art.ttir
+
+
+def _project(name: str):
+    return next(s for s in load_manifest(CORPORA / "project.toml").kernels if s.name == name)
+
+
+def test_specialization_shapes_the_ir() -> None:
+    """Folded stride (equal_to_1) and divisibility: what makes CPU IR equal the JIT's."""
+    art = compile_spec(_project("column_major_load"), get_target("h100"))
+    assert "%stride_xm" not in art.ttir and "%stride_xn: i32" in art.ttir
+    art = compile_spec(_project("matmul_fp16"), get_target("h100"))
+    assert "ttg.async_copy_global_to_local" in art.ttgir
+    assert "ttng.warp_group_dot" in art.ttgir
+    art = compile_spec(_project("tma_copy_scale"), get_target("h100"))
+    assert "ttng.async_tma_copy_global_to_local" in art.ttgir
+    assert "ttng.async_tma_copy_local_to_global" in art.ttgir
+
+
+def test_gather_locality_as_designed() -> None:
+    """The 2D gathers are made warp-local (efficient_layout); the 1D one is not (cross-warp)."""
+    for name, local in (("gather_rows_warp_local", True), ("gather_cols_axis0", True),
+                        ("gather_1d_cross_warp", False)):
+        g = compile_spec(_project(name), get_target("h100")).ttgir
+        line = next(x for x in g.splitlines() if "tt.gather" in x)
+        assert ("efficient_layout" in line) == local, (name, line)
+
+
+def test_cache_hit_returns_same_text_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EQSAT_CACHE_DIR", str(tmp_path))
+    spec = _project("softmax_rows")
+    first = compile_spec(spec, get_target("h100"))
+    assert not first.cached
+    assert list(tmp_path.rglob("*.json"))
+    t0 = time.perf_counter()
+    second = compile_spec(spec, get_target("h100"))
+    elapsed = time.perf_counter() - t0
+    assert second.cached and second.ttgir == first.ttgir and second.asm == first.asm
+    assert elapsed < 0.5, elapsed
+    # the key covers the target and the spec parameters
+    other = compile_spec(spec, get_target("mi300x"))
+    assert not other.cached and other.cache_key != first.cache_key
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD_KERNEL = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def good(x_ptr, y_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs))
+
+
+@triton.jit
+def broken(x_ptr, y_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, 3)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs))
+
+
+def not_a_kernel():
+    pass
+'''
+
+ENTRY = '''
+[[kernel]]
+name = "{name}"
+path = "{path}"
+function = "{function}"
+signature = {{ x_ptr = "*fp32", y_ptr = "*fp32", BLOCK = "constexpr" }}
+constexprs = {{ BLOCK = 128 }}
+divisible = ["x_ptr", "y_ptr"]
+[kernel.launch]
+grid = [1]
+[kernel.launch.args]
+x_ptr = {{ shape = [128], dtype = "float32", init = "randn" }}
+y_ptr = {{ shape = [128], dtype = "float32", init = "poison" }}
+'''
+
+
+def _manifest(tmp_path: Path, *entries: tuple[str, str, str]) -> Path:
+    _write(tmp_path, "k.py", GOOD_KERNEL)
+    text = "".join(ENTRY.format(name=n, path=p, function=f) for n, p, f in entries)
+    return _write(tmp_path, "m.toml", text)
+
+
+def _one_line(err: EqsatError | None) -> str:
+    assert err is not None
+    msg = str(err)
+    assert "\n" not in msg and "Traceback" not in msg, msg
+    return msg
+
+
+def test_bad_entries_fail_alone(tmp_path: Path) -> None:
+    m = _manifest(tmp_path, ("ok1", "k.py", "good"), ("missing_file", "nope.py", "good"),
+                  ("unknown_fn", "k.py", "nothere"), ("not_jit", "k.py", "not_a_kernel"),
+                  ("no_compile", "k.py", "broken"), ("ok2", "k.py", "good"))
+    results = ingest(m, "h100", use_cache=False)
+    by = {r.name: r for r in results}
+    assert [r.name for r in results] == ["ok1", "missing_file", "unknown_fn", "not_jit", "no_compile", "ok2"]
+    assert by["ok1"].ok and by["ok2"].ok and 'ttg.target = "cuda:90"' in by["ok2"].ttgir
+    msg = _one_line(by["missing_file"].error)
+    assert msg.startswith(f"{m}:") and "kernel 'missing_file'" in msg and "file not found: nope.py" in msg
+    msg = _one_line(by["unknown_fn"].error)
+    assert msg.startswith(f"{m}:") and "function 'nothere' not found in k.py" in msg
+    msg = _one_line(by["not_jit"].error)
+    assert "'not_a_kernel' in k.py is not a @triton.jit function" in msg
+    msg = _one_line(by["no_compile"].error)
+    assert msg.startswith(f"{m}:") and "kernel 'no_compile': does not compile at k.py:14:" in msg, msg
+    assert "power of 2" in msg, msg
+
+
+def test_entry_lines_are_reported(tmp_path: Path) -> None:
+    m = _manifest(tmp_path, ("ok1", "k.py", "good"), ("bad", "k.py", "nothere"))
+    err = next(r.error for r in ingest(m, "h100") if r.name == "bad")
+    line = next(i + 1 for i, x in enumerate(m.read_text().splitlines()) if x == 'name = "bad"') - 1
+    assert str(err).startswith(f"{m}:{line}: error:"), str(err)
+
+
+def test_missing_and_malformed_manifests_raise_one_line(tmp_path: Path) -> None:
+    with pytest.raises(EqsatError) as ei:
+        ingest(tmp_path / "none.toml", "h100")
+    assert _one_line(ei.value) == f"{tmp_path / 'none.toml'}: error: manifest not found"
+    bad = _write(tmp_path, "bad.toml", '[[kernel]]\nname = "x"\nnum_warps = = 4\n')
+    with pytest.raises(EqsatError) as ei:
+        ingest(bad, "h100")
+    msg = _one_line(ei.value)
+    assert msg.startswith(f"{bad}:3:") and "malformed TOML" in msg
+    with pytest.raises(EqsatError) as ei:
+        ingest(bad, "a100")
+    assert "unknown target 'a100'" in _one_line(ei.value)
+
+
+def test_missing_module(tmp_path: Path) -> None:
+    m = _write(tmp_path, "m.toml", ENTRY.format(name="ext", path="x", function="f").replace(
+        'path = "x"', 'module = "no_such_pkg_eqsat.ops"'))
+    (r,) = ingest(m, "h100")
+    assert "module 'no_such_pkg_eqsat.ops' is not installed" in _one_line(r.error)
+
+
+def test_signature_must_match_function(tmp_path: Path) -> None:
+    _write(tmp_path, "k.py", GOOD_KERNEL)
+    text = ENTRY.format(name="sig", path="k.py", function="good")
+    text = text.replace('x_ptr = "*fp32", ', 'z = "*fp32", ')
+    text = text.replace('divisible = ["x_ptr", "y_ptr"]', 'divisible = ["y_ptr"]').replace(
+        "x_ptr = {", "z = {")
+    (r,) = ingest(_write(tmp_path, "m.toml", text), "h100")
+    assert "signature names unknown parameter(s) z of 'good'" in _one_line(r.error)
+
+
+def test_ir_files_and_targets(tmp_path: Path) -> None:
+    ttgir = CORPORA / "ir" / "softmax_rows.h100.ttgir"
+    (r,) = ingest(ttgir, "h100")
+    assert r.ok and 'ttg.target = "cuda:90"' in r.ttgir
+    (r,) = ingest(ttgir, "mi300x")
+    assert "is TTGIR for cuda:90, not hip:gfx942" in _one_line(r.error)
+    # entries restricted by `targets` are left out (or reported as skipped)
+    assert [r.name for r in ingest(CORPORA / "ir.toml", "mi300x")] == ["copy_2d_ttir"]
+    res = ingest(CORPORA / "ir.toml", "mi300x", include_skipped=True)
+    assert [(r.name, r.skipped) for r in res] == [("copy_2d_ttir", False), ("softmax_rows_ttgir", True)]
+    (r,) = ingest(_write(tmp_path, "junk.ttgir", "module {"), "h100")
+    assert r.error is not None and "does not compile" in _one_line(r.error)
