@@ -11,7 +11,7 @@ import sys
 import lit.formats
 
 config.name = "eqsat"  # noqa: F821
-config.test_format = lit.formats.ShTest(execute_external=True)  # noqa: F821
+config.test_format = lit.formats.ShTest(execute_external=False)  # noqa: F821
 config.suffixes = [".ttgir", ".mlir"]  # noqa: F821
 config.test_source_root = os.path.dirname(__file__)  # noqa: F821
 config.excludes = ["Output", "lit.cfg.py", "tools"]  # noqa: F821
