@@ -74,14 +74,13 @@ def slice(dim: int, parent: ParentLike, shape: Sequence[int]) -> LinearLayout:  
     names = standard_out_dims(rank)
     new_names = standard_out_dims(rank - 1)
     transform = LinearLayout.empty()
-    for idx, d in enumerate(pll.out_dims):
+    for d in pll.out_dims:
         i = names.index(d)
         size = pll.get_out_dim_size(d)
         if i == dim:
             transform = transform * LinearLayout.zeros_1d(size, d, new_names[0] if new_names else "dim0")
         else:
             transform = transform * LinearLayout.identity_1d(size, d, new_names[i - (0 if i < dim else 1)])
-        del idx
     sl = pll.compose(transform)
     bases = sl.bases
     if REG in bases:
