@@ -156,3 +156,26 @@ def test_malformed_toml_raises_with_line(tmp_path: Path) -> None:
         load_manifest(p)
     assert str(ei.value).startswith(f"{p}:3:"), str(ei.value)
     assert "malformed TOML" in str(ei.value)
+
+
+@pytest.mark.parametrize("spec", PY_SPECS, ids=lambda s: s.name)
+def test_build_args_on_cpu(spec) -> None:
+    torch = pytest.importorskip("torch")
+    from eqsat.ingest.launch import build_args
+
+    args = build_args(spec, "cpu", seed=0)
+    for name, v in spec.launch["args"].items():
+        a = args[name]
+        if not isinstance(v, dict):
+            assert a == v
+            continue
+        assert list(a.shape) == v["shape"] and str(a.dtype) == f"torch.{v['dtype']}"
+        aligned = a.data_ptr() % 16 == 0
+        assert aligned == ((v.get("offset", 0) * a.element_size()) % 16 == 0)
+        kind, bounds = parse_init(v["init"])
+        if kind == "poison":
+            assert bool((a.contiguous().view(torch.uint8) == 0xFF).all())
+        elif kind == "randint":
+            assert int(a.min()) >= bounds[0] and int(a.max()) < bounds[1]
+        elif kind == "randperm":
+            assert sorted(a.flatten().tolist()) == list(range(a.numel()))
