@@ -140,16 +140,23 @@ class _Namer:
 
 
 class TTGIRPrinter:
-    def __init__(self, module: TTModule):
+    """Prints a module. `canonical=True` prints every typed encoding inline, every parsed attribute from
+    its typed value and no locations: text that differs from Triton's but must compile to the same code.
+    (Alias definitions are still printed, since text kept verbatim may refer to them.)"""
+
+    def __init__(self, module: TTModule, canonical: bool = False):
         self.module = module
+        self.canonical = canonical
         self.namer = _Namer()
         self.lines: list[str] = []
 
     def print_module(self) -> str:
-        names = {attr: name for name, attr in self.module.aliases.items()}
+        names = {} if self.canonical else {attr: name for name, attr in self.module.aliases.items()}
         token = _alias_names.set(names)
         try:
             for entry in self.module.entries:
+                if self.canonical and isinstance(entry, VerbatimEntry):
+                    continue  # location aliases (alias definitions stay: verbatim text may use them)
                 if isinstance(entry, AliasEntry):
                     # the definition itself prints inline; nested aliases (slice parents) stay aliases
                     inner = {a: n for a, n in names.items() if a != entry.attr}
@@ -191,9 +198,12 @@ class TTGIRPrinter:
             elif isinstance(piece, AttrRef):
                 parts.append(format_attribute(piece.attr))
             elif isinstance(piece, AttrDict):
-                parts.append(self.format_attr_dict(op, piece))
+                parts.append(self.format_attr_dict(op, piece, self.canonical))
             elif isinstance(piece, Loc):
-                parts.append(piece.text)
+                if self.canonical:
+                    parts.pop()  # its whitespace
+                else:
+                    parts.append(piece.text)
             elif isinstance(piece, RegionRef):
                 parts.append("{")
                 self.lines.append("".join(parts))
@@ -213,7 +223,7 @@ class TTGIRPrinter:
         return piece.literal
 
     @staticmethod
-    def format_attr_dict(op: Operation, piece: AttrDict) -> str:
+    def format_attr_dict(op: Operation, piece: AttrDict, canonical: bool = False) -> str:
         items = []
         for key in piece.keys:
             if key not in op.attributes:
@@ -221,7 +231,7 @@ class TTGIRPrinter:
             value = op.attributes[key]
             if isinstance(value, UnitAttr):
                 items.append(key)
-            elif value == piece.parsed.get(key):
+            elif value == piece.parsed.get(key) and (not canonical or isinstance(value, OpaqueAttr)):
                 items.append(f"{key} = {piece.texts[key]}")
             else:
                 items.append(f"{key} = {format_attribute(value)}")
@@ -241,7 +251,9 @@ class TTGIRPrinter:
                 self.print_op(op, indent)
 
     def print_block_label(self, block: Block, label: str, indent: int) -> None:
-        locs = getattr(block, "eqsat_arg_locs", [""] * len(block.args))
+        locs = getattr(block, "eqsat_arg_locs", None)
+        if locs is None or self.canonical:
+            locs = [""] * len(block.args)
         args = [f"{self.namer.name(a)}: {format_type(a.type)}{loc}"
                 for a, loc in zip(block.args, locs, strict=False)]
         self.lines.append(" " * indent + label + (f"({', '.join(args)})" if args else "") + ":")
@@ -268,9 +280,9 @@ class TTGIRPrinter:
         self.lines.append("".join(parts))
 
 
-def print_ttgir(module: TTModule) -> str:
-    """The module as TTGIR text that Triton parses and compiles."""
-    return TTGIRPrinter(module).print_module()
+def print_ttgir(module: TTModule, canonical: bool = False) -> str:
+    """The module as TTGIR text that Triton parses and compiles (see `TTGIRPrinter` for `canonical`)."""
+    return TTGIRPrinter(module, canonical).print_module()
 
 
 __all__ = ["format_attribute", "format_type", "print_ttgir"]
