@@ -10,7 +10,7 @@ LIT_DIR = Path(__file__).resolve().parent / "lit"
 
 
 def test_lit_suite():
-    proc = subprocess.run([sys.executable, "-c", "from lit.main import main; main()", "-v", str(LIT_DIR)], capture_output=True,
-                          text=True, timeout=600)
+    command = [sys.executable, "-c", "from lit.main import main; main()", "-v", str(LIT_DIR)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Passed" in proc.stdout

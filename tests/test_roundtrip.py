@@ -5,8 +5,8 @@ compiles to the same machine code as Triton's own TTGIR."""
 from __future__ import annotations
 
 import pytest
-
 from corpus_cases import corpus_cases, ingested
+
 from eqsat.ir.compile import compile_ttgir
 from eqsat.ir.parser import parse_ttgir
 from eqsat.ir.printer import print_ttgir

@@ -790,7 +790,8 @@ class TTGIRParser:
     def type_piece(self, st: _OpState, ws: str, attr: Attribute) -> TypeRef:
         """A type in the op's text; if it types a pending block-argument definition, link it."""
         prev = [p for p in st.pieces if not (isinstance(p, Lit) and p.text == "\n")]
-        if len(prev) >= 2 and isinstance(prev[-1], Lit) and prev[-1].text == ":" and isinstance(prev[-2], Def):
+        typed_def = len(prev) >= 2 and isinstance(prev[-1], Lit) and prev[-1].text == ":"
+        if typed_def and isinstance(prev[-2], Def):
             for pd in st.pending:
                 if pd.piece is prev[-2]:
                     pd.type = attr

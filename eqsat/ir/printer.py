@@ -38,8 +38,7 @@ from eqsat.ir.dialects.base import op_name_of, syntax_of
 from eqsat.ir.parser import AliasEntry, TTModule, VerbatimEntry
 from eqsat.ir.syntax import AttrDict, AttrRef, Def, Lit, Loc, RegionRef, TypeRef, Use
 
-_alias_names: contextvars.ContextVar[dict[Attribute, str]] = contextvars.ContextVar("alias_names",
-                                                                                    default={})
+_alias_names: contextvars.ContextVar[dict[Attribute, str]] = contextvars.ContextVar("alias_names")
 
 
 def format_type(t: Attribute) -> str:
@@ -69,14 +68,14 @@ def format_type(t: Attribute) -> str:
         return "!ttg.async.token"
     if isinstance(t, OpaqueType):
         return t.text.data
-    alias = _alias_names.get().get(t)
+    alias = _alias_names.get({}).get(t)
     if alias:
         return alias
     raise TypeError(f"eqsat cannot print type {t}")
 
 
 def format_attribute(a: Attribute) -> str:
-    alias = _alias_names.get().get(a)
+    alias = _alias_names.get({}).get(a)
     if alias is not None:
         return alias
     if isinstance(a, EncodingAttr):

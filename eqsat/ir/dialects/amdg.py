@@ -65,7 +65,8 @@ class BufferLoadToLocalOp(TritonOp):
     stride = opt_operand_def()
     token = result_def()
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    KEYWORDS: ClassVar[dict[str, str]] = {"mask": "mask", "other": "other", "stride": "stride", "dest": "into"}
+    KEYWORDS: ClassVar[dict[str, str]] = {"mask": "mask", "other": "other", "stride": "stride",
+                                          "dest": "into"}
     BRACKETED: ClassVar[str | None] = "offsets"
     RESULT: ClassVar[str | None] = "token"
     EXPECT: ClassVar[dict[str, str]] = {"ptr": "ptr", "offsets": "tensor", "dest": "memdesc"}
