@@ -111,6 +111,7 @@ class _PendingDef:
     type: Attribute | None = None
     type_piece: TypeRef | None = None
     by_equals: bool = False
+    pos: int = 0
 
 
 @dataclass
@@ -667,6 +668,8 @@ class TTGIRParser:
             c = self.peek()
             if c == "" or c == "\n" or c == "\r":
                 if st.depth == 0:
+                    if st.pending:  # `%x :` that no region defines: it was a use of an unknown value
+                        raise self.error(f"use of undefined value {st.pending[0].name}", st.pending[0].pos)
                     return
                 self.i += 1
                 st.pieces.append(Lit(ws, "\n"))
@@ -705,7 +708,7 @@ class TTGIRParser:
                 self.i = save
                 if nxt in ":=" and not self.visible(name) and "#" not in name:
                     piece = Def(ws, -1, -1)
-                    st.pending.append(_PendingDef(name, piece, by_equals=(nxt == "=")))
+                    st.pending.append(_PendingDef(name, piece, by_equals=(nxt == "="), pos=pos))
                     st.pieces.append(piece)
                     continue
                 value = self.lookup(name, pos)
