@@ -254,6 +254,11 @@ AbstractValue = IntValue | PtrValue
 
 
 # ---------------------------------------------------------------------------------- arithmetic
+def add_values(a: IntValue, b: IntValue, sub: bool = False) -> IntValue:
+    """`a + b` (or `a - b`) of two values of the same shape."""
+    return _add(a, b, sub)
+
+
 def _add(a: IntValue, b: IntValue, sub: bool = False) -> IntValue:
     coeffs: list[Poly | None] = []
     rcontig, rconst = [], []
@@ -626,7 +631,7 @@ class AddressAnalysis:
             perm[axis] = None
             return self._map(self.value(ops[0]), lambda a: _reshape_dims(a, shape, perm))
         if name in ("tt.trans",):
-            order = _order_attr(op) or list(reversed(range(len(shape))))
+            order = order_attr(op) or list(reversed(range(len(shape))))
             return self._map(self.value(ops[0]), lambda a: _reshape_dims(a, shape, list(order)))
         if name in _CASTS:
             a = self.value(ops[0])
@@ -746,7 +751,7 @@ def _elem_bytes(t: Attribute) -> int:
         return 1
 
 
-def _order_attr(op: Operation) -> list[int] | None:
+def order_attr(op: Operation) -> list[int] | None:
     attr = op.attributes.get("order")
     if attr is None:
         return None

@@ -1,0 +1,666 @@
+"""Lift a parsed TTGIR module (`TTModule`) into the `dm` dialect: one `dm.kernel` per `tt.func`.
+
+Program order. The function body is walked in program order, descending into the regions of control
+flow (`scf.for`, `scf.if`, `scf.while`, ...) but not into the regions of movement ops (the combine region
+of `tt.reduce`). Each movement op becomes one dm op; ids count up from 0 in that order. Ops inside loops
+record their loop nesting in `depth`.
+
+Which ops are movement ops (`MOVEMENT`, Triton op name -> kind):
+
+    load / indirect_load     tt.load, amdg.buffer_load        (by the address class, `eqsat.dm.address`)
+    store / indirect_store   tt.store, amdg.buffer_store, tt.atomic_rmw, tt.atomic_cas
+    async_copy               ttg.async_copy_global_to_local, amdg.buffer_load_to_local
+    async_wait               ttg.async_wait, ttng.async_tma_store_wait
+    tma_load                 ttng.async_tma_copy_global_to_local, tt.descriptor_load, tt.descriptor_gather
+    tma_store                ttng.async_tma_copy_local_to_global, tt.descriptor_store
+    convert                  ttg.convert_layout, amdg.in_thread_transpose
+    trans / gather / reduce  tt.trans / tt.gather / tt.reduce
+    local_alloc/store/load   ttg.local_alloc / ttg.local_store / ttg.local_load
+    barrier                  ttng.init_barrier, ttng.inval_barrier, ttng.barrier_expect, ttng.wait_barrier,
+                             ttng.arrive_barrier, ttng.fence_async_shared, gpu.barrier
+    dot                      tt.dot, tt.dot_scaled, ttng.warp_group_dot, ttng.tc_gen5_mma
+
+`other` nodes (a choice, documented here): a compute op becomes a `dm.other` node when it yields a
+tensor of data (not of pointers) computed from moved data, i.e. one of its operands is reached by a dm op:
+elementwise arithmetic, casts, `tt.expand_dims`/`tt.broadcast`/`tt.splat`/`tt.reshape` of loaded tiles,
+`arith.select`, masks computed from loaded values. These are the places where a layout is chosen for
+compute, which rewrites that move conversions across compute need to see. Everything else (scalars,
+address and index arithmetic that does not depend on moved data, pointer tensors, views of shared memory
+such as `ttg.memdesc_index`, control flow, `ttg.async_commit_group`, `ttng.warp_group_dot_wait`) is an
+edge only: data flows through it.
+
+Edges. The inputs of a dm op are the dm ops whose values reach its operands through edge-only ops,
+computed as a fixpoint over loop-carried values (an `scf.for` iteration argument is reached by its initial
+value and by the value yielded back). Inputs that come from earlier dm ops are SSA operands; inputs that
+only arrive around a loop back edge (a later op, or the op itself) are listed in `loop_inputs`.
+Shared-memory ops also name the `dm.local_alloc` they read or write (`buffer`), following memdesc views,
+so a store into a buffer and the loads from it share that node.
+
+Run as `python -m eqsat.dm.lift FILE.ttgir [--format dm|json] [--target T]` to print the lifted module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntAttr,
+    IntegerAttr,
+    ModuleOp,
+    NoneAttr,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+)
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, OpResult, Region, SSAValue
+from xdsl.printer import Printer
+
+from eqsat.dm.address import (
+    AddressAnalysis,
+    IntValue,
+    PtrValue,
+    access_of,
+    add_values,
+    element_of,
+    order_attr,
+    shape_of,
+    uniform,
+)
+from eqsat.dm.dialect import KIND_OPS, AccessAttr, DMOp, KernelOp, LayoutAttr
+from eqsat.errors import EqsatError
+from eqsat.ir.attributes import MemDescType, PtrType, TensorDescType
+from eqsat.ir.dialects import op_name_of, syntax_of
+from eqsat.ir.dialects.tt import FuncOp
+from eqsat.ir.parser import TTModule, VerbatimEntry, parse_file
+from eqsat.ir.syntax import Loc
+
+MOVEMENT: dict[str, str] = {
+    "tt.load": "load",
+    "amdg.buffer_load": "load",
+    "tt.store": "store",
+    "amdg.buffer_store": "store",
+    "tt.atomic_rmw": "store",
+    "tt.atomic_cas": "store",
+    "ttg.async_copy_global_to_local": "async_copy",
+    "amdg.buffer_load_to_local": "async_copy",
+    "ttg.async_wait": "async_wait",
+    "ttng.async_tma_store_wait": "async_wait",
+    "ttng.async_tma_copy_global_to_local": "tma_load",
+    "tt.descriptor_load": "tma_load",
+    "tt.descriptor_gather": "tma_load",
+    "ttng.async_tma_copy_local_to_global": "tma_store",
+    "tt.descriptor_store": "tma_store",
+    "ttg.convert_layout": "convert",
+    "amdg.in_thread_transpose": "convert",
+    "tt.trans": "trans",
+    "tt.gather": "gather",
+    "tt.reduce": "reduce",
+    "ttg.local_alloc": "local_alloc",
+    "ttg.local_store": "local_store",
+    "ttg.local_load": "local_load",
+    "ttng.init_barrier": "barrier",
+    "ttng.inval_barrier": "barrier",
+    "ttng.barrier_expect": "barrier",
+    "ttng.wait_barrier": "barrier",
+    "ttng.arrive_barrier": "barrier",
+    "ttng.fence_async_shared": "barrier",
+    "gpu.barrier": "barrier",
+    "tt.dot": "dot",
+    "tt.dot_scaled": "dot",
+    "ttng.warp_group_dot": "dot",
+    "ttng.tc_gen5_mma": "dot",
+}
+
+GLOBAL_ACCESS = {"load", "store", "async_copy"}
+LOOPS = {"scf.for", "scf.while"}
+_MEMDESC_VIEWS = {"ttg.memdesc_index", "ttg.memdesc_subslice", "ttg.memdesc_trans", "ttg.memdesc_reshape",
+                  "ttg.memdesc_reinterpret"}
+_STRUCTURAL = {"scf.yield", "scf.condition", "tt.return", "tt.func", "tt.reduce.return", "ttg.local_dealloc"}
+
+
+# ------------------------------------------------------------------------------------ locations
+class Locations:
+    """Resolve `loc(#locN)` references to `file:line:col` through the file's `#locN = loc(...)` lines.
+    A callsite resolves to its caller (the user's line rather than Triton's standard library)."""
+
+    _DEF = re.compile(r"(#loc\d*)\s*=\s*loc\((.*)\)\s*$")
+
+    def __init__(self, module: TTModule):
+        self.defs: dict[str, str] = {}
+        for e in module.entries:
+            if isinstance(e, VerbatimEntry):
+                m = self._DEF.match(e.text.strip())
+                if m:
+                    self.defs[m.group(1)] = m.group(2)
+
+    def resolve(self, body: str, depth: int = 0) -> str | None:
+        body = body.strip()
+        if depth > 50:
+            return None
+        if body.startswith("#loc"):
+            ref = self.defs.get(body)
+            return None if ref is None else self.resolve(ref, depth + 1)
+        m = re.fullmatch(r'"([^"]*)":(\d+):(\d+)(?:\s+to\s+.*)?', body)
+        if m:
+            return f"{m.group(1)}:{m.group(2)}:{m.group(3)}"
+        m = re.fullmatch(r"callsite\((.*)\s+at\s+(.*)\)", body)
+        if m:
+            return self.resolve(m.group(2), depth + 1) or self.resolve(m.group(1), depth + 1)
+        m = re.fullmatch(r'"[^"]*"\((.*)\)', body)
+        if m:
+            return self.resolve(m.group(1), depth + 1)
+        m = re.fullmatch(r"fused\[(.*?)(?:,.*)?\]", body)
+        if m:
+            return self.resolve(m.group(1), depth + 1)
+        return None
+
+    def of(self, op: Operation) -> str | None:
+        syntax = syntax_of(op)
+        if syntax is None:
+            return None
+        locs = [p.text for p in syntax.pieces if isinstance(p, Loc)]
+        if not locs:
+            return None
+        text = locs[-1]
+        return self.resolve(text[len("loc("):-1])
+
+
+# --------------------------------------------------------------------------------- program walk
+def walk_program(block: Block, depth: int = 0) -> Iterator[tuple[Operation, int]]:
+    """Ops in program order with their loop depth, entering control flow but not movement ops."""
+    for op in block.ops:
+        yield op, depth
+        name = op_name_of(op)
+        if name in MOVEMENT or not op.regions:
+            continue
+        inner = depth + (1 if name in LOOPS else 0)
+        for region in op.regions:
+            for b in region.blocks:
+                yield from walk_program(b, inner)
+
+
+def _terminator_operands(op: Operation) -> list[list[SSAValue]]:
+    out = []
+    for region in op.regions:
+        for b in region.blocks:
+            last = b.last_op
+            if last is not None and op_name_of(last) in ("scf.yield", "scf.condition"):
+                out.append(list(last.operands))
+    return out
+
+
+Reach = dict[SSAValue, frozenset[int]]
+
+
+def _propagate(program: list[tuple[Operation, int]], node_of: dict[int, int]) -> Reach:
+    """Which nodes reach each SSA value (fixpoint over loop-carried values)."""
+    reach: Reach = {}
+
+    def get(v: SSAValue) -> frozenset[int]:
+        return reach.get(v, frozenset())
+
+    def put(v: SSAValue, s: frozenset[int]) -> bool:
+        old = reach.get(v, frozenset())
+        new = old | s
+        if new != old:
+            reach[v] = new
+            return True
+        return False
+
+    changed = True
+    rounds = 0
+    while changed and rounds < 50:
+        changed = False
+        rounds += 1
+        for op, _ in program:
+            name = op_name_of(op)
+            node = node_of.get(id(op))
+            if node is not None:
+                for r in op.results:
+                    changed |= put(r, frozenset({node}))
+                continue
+            ins = frozenset().union(*(get(v) for v in op.operands)) if op.operands else frozenset()
+            if name == "scf.for":
+                body = op.regions[0].blocks[0]
+                yields = _terminator_operands(op)
+                y = yields[0] if yields else []
+                for k, arg in enumerate(body.args[1:]):
+                    s = get(op.operands[3 + k]) if 3 + k < len(op.operands) else frozenset()
+                    if k < len(y):
+                        s = s | get(y[k])
+                    changed |= put(arg, s)
+                    if k < len(op.results):
+                        changed |= put(op.results[k], s)
+                continue
+            if name == "scf.if":
+                for ys in _terminator_operands(op):
+                    for k, v in enumerate(ys[:len(op.results)]):
+                        changed |= put(op.results[k], get(v))
+                continue
+            if name == "ttng.warp_group_dot_wait":
+                for k, r in enumerate(op.results):
+                    if k < len(op.operands):
+                        changed |= put(r, get(op.operands[k]))
+                continue
+            if op.regions:  # scf.while and anything else with regions: everything reaches everything
+                s = ins.union(*(get(v) for ys in _terminator_operands(op) for v in ys))
+                for region in op.regions:
+                    for b in region.blocks:
+                        for a in b.args:
+                            changed |= put(a, s)
+                for r in op.results:
+                    changed |= put(r, s)
+                continue
+            for r in op.results:
+                changed |= put(r, ins)
+    return reach
+
+
+def _is_data_tensor(t: Attribute) -> bool:
+    return isinstance(t, TensorType) and not isinstance(t.element_type, PtrType)
+
+
+# ------------------------------------------------------------------------------------- lifting
+@dataclass
+class _Plan:
+    op: Operation
+    depth: int
+    kind: str  # before load/store refinement
+
+
+def _encoding(t: Attribute) -> Attribute | None:
+    if isinstance(t, TensorType) and not isinstance(t.encoding, NoneAttr):
+        return t.encoding
+    if isinstance(t, MemDescType):
+        return t.encoding
+    if isinstance(t, TensorDescType):
+        return _encoding(t.block_type)
+    return None
+
+
+def _space(t: Attribute | None) -> str | None:
+    if isinstance(t, MemDescType):
+        return "shared"
+    if isinstance(t, TensorType):
+        return "global" if isinstance(t.element_type, PtrType) else "registers"
+    if isinstance(t, PtrType | TensorDescType):
+        return "global"
+    return None
+
+
+def _int_attr(op: Operation, key: str) -> int | None:
+    a = op.attributes.get(key)
+    if isinstance(a, IntegerAttr):
+        return a.value.data
+    return None
+
+
+class Lifter:
+    """Lifts one `tt.func` of a module."""
+
+    def __init__(self, module: TTModule, func: Operation, locations: Locations, target: str | None = None,
+                 label: str | None = None):
+        self.module = module
+        self.target = target
+        self.label = label
+        self.func = func
+        self.locations = locations
+        self.analysis = AddressAnalysis(func)
+        self.num_warps = module.num_warps
+        self.threads_per_warp = module.threads_per_warp
+
+    # ------------------------------------------------------------------------------- planning
+    def plan(self) -> list[_Plan]:
+        body = self.func.regions[0].blocks[0]
+        program = list(walk_program(body))
+        movers = {id(op): i for i, (op, _) in enumerate(program) if op_name_of(op) in MOVEMENT}
+        reach = _propagate(program, movers)
+        plans: list[_Plan] = []
+        for op, depth in program:
+            name = op_name_of(op)
+            if name in MOVEMENT:
+                plans.append(_Plan(op, depth, MOVEMENT[name]))
+            elif self._is_other(op, name, reach):
+                plans.append(_Plan(op, depth, "other"))
+        self.program = program
+        return plans
+
+    def _is_other(self, op: Operation, name: str, reach: Reach) -> bool:
+        if name in _STRUCTURAL or name in _MEMDESC_VIEWS or op.regions or name == "ttng.warp_group_dot_wait":
+            return False
+        if not any(_is_data_tensor(r.type) for r in op.results):
+            return False
+        return any(reach.get(v) for v in op.operands)
+
+    # -------------------------------------------------------------------------------- lifting
+    def lift(self) -> KernelOp:
+        plans = self.plan()
+        node_of = {id(p.op): i for i, p in enumerate(plans)}
+        self.node_of = node_of
+        reach = _propagate(self.program, node_of)
+        block = Block()
+        results: dict[int, SSAValue] = {}
+        for i, p in enumerate(plans):
+            dm = self._build(i, p, reach, results)
+            block.add_op(dm)
+            if dm.out is not None:
+                dm.out.name_hint = f"d{i}"
+                results[i] = dm.out
+        target = self.target or self.module.triton_target or "?"
+        name = self.func.sym_name if isinstance(self.func, FuncOp) else "?"
+        return KernelOp(name, target, self.num_warps, self.threads_per_warp, Region(block), self.label)
+
+    def _build(self, i: int, p: _Plan, reach: Reach, results: dict[int, SSAValue]) -> DMOp:
+        op, kind = p.op, p.kind
+        name = op_name_of(op)
+        sources = sorted(frozenset().union(*(reach.get(v, frozenset()) for v in op.operands))
+                         if op.operands else frozenset())
+        forward = [s for s in sources if s < i and s in results]
+        back = [s for s in sources if s not in forward]
+        props: dict[str, Attribute] = {"id": IntAttr(i), "origin": StringAttr(name)}
+        info: dict[str, Attribute] = {}
+        src_t, dst_t = self._types(op, kind)
+        src_enc = _encoding(src_t) if src_t is not None else None
+        dst_enc = _encoding(dst_t) if dst_t is not None else None
+        if src_enc is not None:
+            props["src_layout"] = LayoutAttr(src_enc)
+        if dst_enc is not None:
+            props["dst_layout"] = LayoutAttr(dst_enc)
+        src_space = "global" if kind in ("load", "tma_load", "async_copy") else _space(src_t)
+        dst_space = "global" if kind in ("store", "tma_store") else _space(dst_t)
+        if src_space:
+            info["src_space"] = StringAttr(src_space)
+        if dst_space:
+            info["dst_space"] = StringAttr(dst_space)
+        moved = self._moved_type(op, kind, src_t, dst_t)
+        if moved is not None:
+            shape = shape_of(moved)
+            props["shape"] = ArrayAttr([IntAttr(d) for d in shape])
+            props["dtype"] = element_of(moved)
+        access = self._access(op, kind, name)
+        if access is not None:
+            props["access"] = access
+            if access.klass.data == "indirect" and kind in ("load", "store"):
+                kind = "indirect_" + kind
+        buffer = self._buffer(op)
+        if buffer is not None:
+            props["buffer"] = IntAttr(buffer)
+        if p.depth:
+            props["depth"] = IntAttr(p.depth)
+        if back:
+            props["loop_inputs"] = ArrayAttr([IntAttr(b) for b in back])
+        info.update(self._info(op, kind, name))
+        if info:
+            props["info"] = DictionaryAttr(info)
+        loc = self.locations.of(op)
+        if loc:
+            props["loc"] = StringAttr(loc)
+        result_types = [op.results[0].type] if op.results else []
+        cls = KIND_OPS[kind]
+        return cls.create(operands=[results[s] for s in forward], result_types=result_types,
+                          properties=props)
+
+    # ------------------------------------------------------------------------- per-kind facts
+    def _types(self, op: Operation, kind: str) -> tuple[Attribute | None, Attribute | None]:
+        """(type before the move, type after the move)."""
+        name = op_name_of(op)
+        ops = op.operands
+        res = op.results[0].type if op.results else None
+        get = getattr
+        if kind == "load":
+            return None, res  # from global memory
+        if kind == "store":
+            value = get(op, "value", None) if name in ("tt.store", "amdg.buffer_store") else \
+                get(op, "val", None)
+            return (value.type if value is not None else None), None
+        if kind == "async_copy":
+            src = get(op, "src", None) or get(op, "offsets", None)
+            dst = get(op, "result", None) or get(op, "dest", None)
+            return (src.type if isinstance(src, SSAValue) else None,
+                    dst.type if isinstance(dst, SSAValue) else None)
+        if kind == "tma_load":
+            if name == "ttng.async_tma_copy_global_to_local":
+                return op.desc.type, op.result.type
+            return (ops[0].type if ops else None), res
+        if kind == "tma_store":
+            if name == "ttng.async_tma_copy_local_to_global":
+                return op.src.type, op.desc.type
+            src = get(op, "src", None)
+            return (src.type if src is not None else None), (ops[0].type if ops else None)
+        if kind in ("convert", "trans", "gather", "local_load"):
+            return ops[0].type, res
+        if kind == "local_alloc":
+            src = get(op, "src", None)
+            return (src.type if src is not None else None), res
+        if kind == "local_store":
+            return op.src.type, op.dst.type
+        if kind == "reduce":
+            return ops[0].type, res
+        if kind == "dot":
+            return ops[0].type, res
+        if kind == "other":
+            first = next((v.type for v in ops if isinstance(v.type, TensorType)), None)
+            return first, res
+        return None, None
+
+    def _moved_type(self, op: Operation, kind: str, src_t: Attribute | None,
+                    dst_t: Attribute | None) -> Attribute | None:
+        name = op_name_of(op)
+        if kind in ("barrier", "async_wait"):
+            return None
+        if kind == "load" and name == "tt.load" or kind in ("convert", "trans", "gather", "local_load",
+                                                              "reduce", "dot", "other"):
+            return dst_t if dst_t is not None else src_t
+        if kind == "load":  # amdg.buffer_load
+            return op.results[0].type
+        if kind == "store":
+            return src_t
+        if kind == "async_copy":
+            return dst_t
+        if kind == "tma_load":
+            return dst_t if isinstance(dst_t, MemDescType | TensorType) else None
+        if kind == "tma_store":
+            if isinstance(src_t, MemDescType | TensorType):
+                return src_t
+            return dst_t.block_type if isinstance(dst_t, TensorDescType) else None
+        if kind in ("local_alloc", "local_store"):
+            return dst_t
+        return None
+
+    def _access(self, op: Operation, kind: str, name: str) -> AccessAttr | None:
+        an = self.analysis
+        try:
+            if kind in GLOBAL_ACCESS:
+                ptr, ptr_type, mask, elem_bytes = self._pointer(op, name)
+                if ptr is None:
+                    return None
+                a = access_of(ptr, ptr_type, an, mask, self.num_warps, self.threads_per_warp, elem_bytes)
+                return AccessAttr(a.klass, a.strides, -1 if a.fastest_dim is None else a.fastest_dim,
+                                  a.contiguity, a.register_contiguity, a.alignment,
+                                  a.mask_constancy or 0, a.vector_width, a.vector_bytes,
+                                  self._dm_ids(a.indirect_via))
+            if kind in ("tma_load", "tma_store"):
+                return self._tma_access(op, name)
+        except (ValueError, KeyError, IndexError, AttributeError) as e:  # pragma: no cover - be robust
+            raise EqsatError(f"cannot analyse the address of {name}: {e}", self.module.filename) from None
+        return None
+
+    def _dm_ids(self, python_ids: tuple[int, ...] | list[int]) -> list[int]:
+        return sorted({self.node_of[x] for x in python_ids if x in self.node_of})
+
+    def _pointer(self, op: Operation,
+                 name: str) -> tuple[PtrValue | None, Attribute, IntValue | None, int | None]:
+        an = self.analysis
+        mask_v = getattr(op, "mask", None)
+        mask = an.int_value(mask_v) if isinstance(mask_v, SSAValue) else None
+        if name in ("amdg.buffer_load", "amdg.buffer_store", "amdg.buffer_load_to_local"):
+            base = an.value(op.ptr)
+            offsets = an.int_value(op.offsets)
+            if not isinstance(base, PtrValue):
+                return None, op.offsets.type, mask, None
+            b = base.offset
+            off = add_values(uniform(offsets.shape, b.base, b.sources, b.rdiv), offsets)
+            ptr = PtrValue(base.root, base.root_div, base.elem_bytes, off, base.sources)
+            return ptr, op.offsets.type, mask, base.elem_bytes
+        ptr_v = op.src if name == "ttg.async_copy_global_to_local" else op.ptr
+        ptr = an.value(ptr_v)
+        if not isinstance(ptr, PtrValue):
+            return None, ptr_v.type, mask, None
+        return ptr, ptr_v.type, mask, None
+
+    def _tma_access(self, op: Operation, name: str) -> AccessAttr | None:
+        """TMA moves a box whose innermost stride is 1 (a rule of TMA); the class is indirect when a
+        coordinate depends on loaded data (paged KV with TMA). No per-thread vectors: width 0."""
+        an = self.analysis
+        coords = list(getattr(op, "coord", None) or getattr(op, "indices", None) or [])
+        if name == "tt.descriptor_gather":
+            coords = [op.x_offsets, op.y_offset]
+        desc_t = op.operands[0].type
+        block = desc_t.block_type if isinstance(desc_t, TensorDescType) else None
+        shape = shape_of(block) if block is not None else ()
+        sources: set[int] = set()
+        for c in coords:
+            v = an.value(c)
+            sources |= set(v.all_sources if isinstance(v, PtrValue) else v.sources)
+        strides: list[int | str | None] = [None] * max(0, len(shape) - 1) + [1] if shape else []
+        klass = "indirect" if sources else "contiguous"
+        inner = shape[-1] if shape else 1
+        return AccessAttr(klass, strides, len(shape) - 1, inner, 0, 0, 0, 0, 0, self._dm_ids(list(sources)))
+
+    def _buffer(self, op: Operation) -> int | None:
+        for v in op.operands:
+            if isinstance(v.type, MemDescType):
+                alloc = _alloc_of(v)
+                if alloc is not None and id(alloc) in self.node_of and alloc is not op:
+                    return self.node_of[id(alloc)]
+        if op_name_of(op) == "ttg.local_alloc":
+            return None
+        return None
+
+    def _info(self, op: Operation, kind: str, name: str) -> dict[str, Attribute]:
+        info: dict[str, Attribute] = {}
+        for key in ("axis", "num", "pendings"):
+            v = _int_attr(op, key)
+            if v is not None:
+                info[key] = IntAttr(v)
+        if kind == "gather":
+            info["efficient_layout"] = IntAttr(1 if "efficient_layout" in op.attributes else 0)
+            enc = _encoding(op.operands[1].type)
+            if enc is not None:
+                info["index_layout"] = LayoutAttr(enc)
+        if kind == "trans":
+            order = order_attr(op)
+            if order is not None:
+                info["order"] = ArrayAttr([IntAttr(x) for x in order])
+        if kind == "dot" and len(op.operands) >= 2:
+            enc = _encoding(op.operands[1].type)
+            if enc is not None:
+                info["b_layout"] = LayoutAttr(enc)
+            info["b_space"] = StringAttr(_space(op.operands[1].type) or "?")
+            if isinstance(op.operands[1].type, MemDescType):
+                b_alloc = _alloc_of(op.operands[1])
+                if b_alloc is not None and id(b_alloc) in self.node_of:
+                    info["b_buffer"] = IntAttr(self.node_of[id(b_alloc)])
+            info["a_space"] = StringAttr(_space(op.operands[0].type) or "?")
+            if isinstance(op.attributes.get("isAsync"), IntegerAttr | UnitAttr):
+                info["async"] = IntAttr(_int_attr(op, "isAsync") or 1)
+        if kind == "local_alloc" and op.results and isinstance(op.results[0].type, MemDescType):
+            t = op.results[0].type
+            info["mutable"] = IntAttr(1 if t.is_mutable else 0)
+        if kind == "tma_load" or kind == "tma_store":
+            desc_t = op.operands[0].type
+            if isinstance(desc_t, TensorDescType):
+                info["box"] = ArrayAttr([IntAttr(d) for d in shape_of(desc_t.block_type)])
+        return info
+
+
+def _alloc_of(v: SSAValue, depth: int = 0) -> Operation | None:
+    """The `ttg.local_alloc` a memdesc value views (through memdesc views and loop arguments)."""
+    if depth > 100:
+        return None
+    if isinstance(v, OpResult):
+        name = op_name_of(v.op)
+        if name == "ttg.local_alloc":
+            return v.op
+        if name in _MEMDESC_VIEWS and v.op.operands:
+            return _alloc_of(v.op.operands[0], depth + 1)
+        if name == "scf.for" and 3 + v.index < len(v.op.operands):
+            return _alloc_of(v.op.operands[3 + v.index], depth + 1)
+        if name == "ttng.warp_group_dot_wait" and v.index < len(v.op.operands):
+            return _alloc_of(v.op.operands[v.index], depth + 1)
+        return None
+    if isinstance(v, BlockArgument):
+        owner = v.block.parent_op()
+        if owner is not None and op_name_of(owner) == "scf.for" and v.index >= 1:
+            return _alloc_of(owner.operands[3 + v.index - 1], depth + 1)
+    return None
+
+
+# ------------------------------------------------------------------------------------ entry points
+def functions(module: TTModule) -> list[Operation]:
+    return [op for op in module.walk() if op_name_of(op) == "tt.func"]
+
+
+def lift(module: TTModule, kernel: str | None = None, target: str | None = None) -> ModuleOp:
+    """The `dm` module of a parsed TTGIR module: one `dm.kernel` per `tt.func`, in file order.
+    `kernel` labels the first kernel (its corpus name), `target` names the target ("h100"); by default
+    the module's `ttg.target` ("cuda:90")."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))
+    try:
+        locations = Locations(module)
+        kernels = [Lifter(module, f, locations, target, kernel if i == 0 else None).lift()
+                   for i, f in enumerate(functions(module))]
+    finally:
+        sys.setrecursionlimit(limit)
+    if not kernels:
+        raise EqsatError("no tt.func in module", module.filename)
+    return ModuleOp(kernels)
+
+
+lift_module = lift
+
+
+def print_dm(module: ModuleOp) -> str:
+    import io
+
+    stream = io.StringIO()
+    Printer(stream=stream).print_op(module)
+    return stream.getvalue() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eqsat-lift", description="Lift TTGIR into the dm dialect.")
+    parser.add_argument("path")
+    parser.add_argument("--format", choices=("dm", "json"), default="dm")
+    parser.add_argument("--target", default=None, help="target name to record in the JSON (default: the "
+                        "module's ttg.target)")
+    args = parser.parse_args(argv)
+    try:
+        module = parse_file(args.path)
+        dm = lift(module)
+        if args.format == "json":
+            import json
+
+            from eqsat.dm.json import to_json
+
+            sys.stdout.write(json.dumps(to_json(dm, args.target), indent=1) + "\n")
+        else:
+            sys.stdout.write(print_dm(dm))
+    except EqsatError as e:
+        print(str(e), file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+__all__ = ["MOVEMENT", "Lifter", "lift", "lift_module", "main", "print_dm"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
