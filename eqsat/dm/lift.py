@@ -312,8 +312,8 @@ class Lifter:
         self.func = func
         self.locations = locations
         self.analysis = AddressAnalysis(func)
-        self.num_warps = module.num_warps
-        self.threads_per_warp = module.threads_per_warp
+        self.num_warps = module_int(module, "ttg.num-warps", 4)
+        self.threads_per_warp = module_int(module, "ttg.threads-per-warp", 32)
 
     # ------------------------------------------------------------------------------- planning
     def plan(self) -> list[_Plan]:
@@ -426,8 +426,8 @@ class Lifter:
                     dst.type if isinstance(dst, SSAValue) else None)
         if kind == "tma_load":
             if name == "ttng.async_tma_copy_global_to_local":
-                return op.desc.type, op.result.type
-            return (ops[0].type if ops else None), res
+                return None, op.result.type
+            return None, res
         if kind == "tma_store":
             if name == "ttng.async_tma_copy_local_to_global":
                 return op.src.type, op.desc.type
@@ -534,13 +534,22 @@ class Lifter:
         return AccessAttr(klass, strides, len(shape) - 1, inner, 0, 0, 0, 0, 0, self._dm_ids(list(sources)))
 
     def _buffer(self, op: Operation) -> int | None:
-        for v in op.operands:
-            if isinstance(v.type, MemDescType):
-                alloc = _alloc_of(v)
-                if alloc is not None and id(alloc) in self.node_of and alloc is not op:
-                    return self.node_of[id(alloc)]
-        if op_name_of(op) == "ttg.local_alloc":
-            return None
+        """The allocation of the shared memory the op moves data into or out of (for a TMA load the
+        destination, not the mbarrier); else of its first memdesc operand."""
+        name = op_name_of(op)
+        role = {"ttng.async_tma_copy_global_to_local": "result", "ttg.async_copy_global_to_local": "result",
+                "ttg.local_store": "dst", "ttng.async_tma_copy_local_to_global": "src",
+                "ttg.local_load": "src", "amdg.buffer_load_to_local": "dest"}.get(name)
+        candidates = [getattr(op, role)] if role else list(op.operands)
+        for v in candidates:
+            if isinstance(v, SSAValue) and isinstance(v.type, MemDescType):
+                return self._alloc_id(v)
+        return None
+
+    def _alloc_id(self, v: SSAValue) -> int | None:
+        alloc = _alloc_of(v)
+        if alloc is not None and id(alloc) in self.node_of:
+            return self.node_of[id(alloc)]
         return None
 
     def _info(self, op: Operation, kind: str, name: str) -> dict[str, Attribute]:
@@ -563,21 +572,34 @@ class Lifter:
             if enc is not None:
                 info["b_layout"] = LayoutAttr(enc)
             info["b_space"] = StringAttr(_space(op.operands[1].type) or "?")
-            if isinstance(op.operands[1].type, MemDescType):
-                b_alloc = _alloc_of(op.operands[1])
-                if b_alloc is not None and id(b_alloc) in self.node_of:
-                    info["b_buffer"] = IntAttr(self.node_of[id(b_alloc)])
+            b = op.operands[1]
+            b_buffer = self._alloc_id(b) if isinstance(b.type, MemDescType) else None
+            if b_buffer is not None:
+                info["b_buffer"] = IntAttr(b_buffer)
             info["a_space"] = StringAttr(_space(op.operands[0].type) or "?")
             if isinstance(op.attributes.get("isAsync"), IntegerAttr | UnitAttr):
                 info["async"] = IntAttr(_int_attr(op, "isAsync") or 1)
         if kind == "local_alloc" and op.results and isinstance(op.results[0].type, MemDescType):
             t = op.results[0].type
             info["mutable"] = IntAttr(1 if t.is_mutable else 0)
+        if name == "ttng.async_tma_copy_global_to_local":
+            barrier = self._alloc_id(op.barrier)
+            if barrier is not None:
+                info["barrier"] = IntAttr(barrier)
         if kind == "tma_load" or kind == "tma_store":
             desc_t = op.operands[0].type
             if isinstance(desc_t, TensorDescType):
                 info["box"] = ArrayAttr([IntAttr(d) for d in shape_of(desc_t.block_type)])
         return info
+
+
+def module_int(module: TTModule, key: str, default: int) -> int:
+    """An integer module attribute; the parser may keep a quoted key with its quotes."""
+    for k in (key, f'"{key}"'):
+        value = module.attributes.get(k)
+        if isinstance(value, IntegerAttr):
+            return value.value.data
+    return default
 
 
 def _alloc_of(v: SSAValue, depth: int = 0) -> Operation | None:
