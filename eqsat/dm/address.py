@@ -274,9 +274,31 @@ def _add(a: IntValue, b: IntValue, sub: bool = False) -> IntValue:
         rcontig.append(max(math.gcd(a.contiguity(d), b.constancy(d)),
                            math.gcd(a.constancy(d), b.contiguity(d)) if not sub else 1))
         rconst.append(math.gcd(a.constancy(d), b.constancy(d)))
+    rdiv = min(_rdiv_at(a, coeffs, rcontig), _rdiv_at(b, coeffs, rcontig))
     return IntValue(a.shape, a.base - b.base if sub else a.base + b.base, tuple(coeffs),
-                    rdiv=min(a.rdiv, b.rdiv), rcontig=tuple(rcontig), rconst=tuple(rconst),
+                    rdiv=rdiv, rcontig=tuple(rcontig), rconst=tuple(rconst),
                     sources=a.sources | b.sources)
+
+
+def _rdiv_at(a: IntValue, coeffs: list[Poly | None], rcontig: list[int]) -> int:
+    """The divisibility of `a`'s residual, plus the coefficients the result absorbs into its residual,
+    at the starts of the result's runs (`rcontig`). Shorter runs start at positions inside `a`'s runs,
+    where `a`'s residual is only known divisible by the new run length."""
+    r = a.rdiv
+    for e in range(a.rank):
+        if coeffs[e] is not None or a.shape[e] == 1:
+            continue
+        k = max(1, rcontig[e])
+        c = a.coeffs[e]
+        if c is None:
+            if a.rcontig[e] > k:
+                r = min(r, k)
+        elif c != ZERO:
+            r = min(r, min(BIG, c.div(_NO_SYMBOLS) * k))
+    return r
+
+
+_NO_SYMBOLS: dict[str, int] = {}
 
 
 def _scale(a: IntValue, u: IntValue, sym_div: Mapping[str, int]) -> IntValue:
@@ -289,8 +311,11 @@ def _scale(a: IntValue, u: IntValue, sym_div: Mapping[str, int]) -> IntValue:
         rdiv = min(BIG, a.divisibility(-1, sym_div) * min(u.rdiv, k.div(sym_div)))
         return IntValue(a.shape, ZERO, coeffs, rdiv=rdiv, rconst=rconst, sources=a.sources | u.sources)
     coeffs = tuple(None if c is None else c * k for c in a.coeffs)
-    rdiv = BIG if a.rdiv == BIG else min(BIG, a.rdiv * k.div(sym_div))
     kc = k.const_value
+    rdiv = a.rdiv
+    if kc != 1 and any(rc > 1 for rc in a.rcontig):  # runs end: R's divisibility held at run starts only
+        rdiv = 1
+    rdiv = BIG if rdiv == BIG else min(BIG, rdiv * k.div(sym_div))
     rcontig = tuple(rc if kc == 1 else 1 for rc in a.rcontig)
     return IntValue(a.shape, a.base * k, coeffs, rdiv=rdiv, rcontig=rcontig, rconst=a.rconst,
                     sources=a.sources | u.sources)
@@ -350,9 +375,19 @@ def _rem(a: IntValue, b: IntValue, sym_div: Mapping[str, int], divide: bool) -> 
                     rconst=tuple(rconst), sources=sources)
 
 
-def _cmp(a: IntValue, b: IntValue, sym_div: Mapping[str, int]) -> IntValue:
-    """A comparison: an i1 tensor; only its constancy per dimension matters (mask alignment)."""
+# the sign of d(a - b)/di for which `a <pred> b` cannot flip inside an aligned run (see `_cmp`)
+_SAFE_SLOPE = {"slt": 1, "ult": 1, "sge": 1, "uge": 1, "sgt": -1, "ugt": -1, "sle": -1, "ule": -1}
+
+
+def _cmp(a: IntValue, b: IntValue, sym_div: Mapping[str, int], predicate: str = "slt") -> IntValue:
+    """A comparison: an i1 tensor; only its constancy per dimension matters (mask alignment).
+
+    Along a dimension where `a - b` moves by +1 per step, over a run of `w` steps starting at a multiple
+    of `w` (`w` dividing `a - b` there), `a - b < 0` cannot change: it would have to pass from -1 to 0
+    inside the run. The same holds for `>=`, and for `>`/`<=` when `a - b` moves by -1. Equality may flip
+    anywhere."""
     diff = _add(a, b, sub=True)
+    safe = _SAFE_SLOPE.get(predicate)
     coeffs: list[Poly | None] = []
     rconst = []
     for d, s in enumerate(a.shape):
@@ -360,7 +395,7 @@ def _cmp(a: IntValue, b: IntValue, sym_div: Mapping[str, int]) -> IntValue:
         if diff.constancy(d) >= s:
             coeffs.append(ZERO)
             rconst.append(s)
-        elif c is not None and c.const_value in (1, -1):
+        elif c is not None and safe is not None and c.const_value == safe:
             coeffs.append(None)
             rconst.append(min(s, floor_pow2(min(diff.divisibility(d, sym_div, skip_own=True), s))))
         else:
@@ -653,7 +688,9 @@ class AddressAnalysis:
             out = self._binary(name, a, b, v, sd)
             return self._apply_hints(op, out)
         if name == "arith.cmpi":
-            return _cmp(self.int_value(ops[0]), self.int_value(ops[1]), sd)
+            syntax = syntax_of(op)
+            pred = next((p.text for p in syntax.pieces if isinstance(p, Lit)), "eq") if syntax else "eq"
+            return _cmp(self.int_value(ops[0]), self.int_value(ops[1]), sd, pred)
         if name == "arith.select":
             c = self.int_value(ops[0])
             a, b = self.value(ops[1]), self.value(ops[2])
