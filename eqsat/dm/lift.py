@@ -52,6 +52,7 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     IntAttr,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
     NoneAttr,
     StringAttr,
@@ -87,6 +88,8 @@ MOVEMENT: dict[str, str] = {
     "amdg.buffer_store": "store",
     "tt.atomic_rmw": "store",
     "tt.atomic_cas": "store",
+    "amdg.buffer_atomic_rmw": "store",
+    "amdg.buffer_atomic_cas": "store",
     "ttg.async_copy_global_to_local": "async_copy",
     "amdg.buffer_load_to_local": "async_copy",
     "ttg.async_wait": "async_wait",
@@ -262,6 +265,11 @@ def _propagate(program: list[tuple[Operation, int]], node_of: dict[int, int]) ->
     return reach
 
 
+def _is_mask(t: Attribute) -> bool:
+    return isinstance(t, TensorType) and isinstance(t.element_type, IntegerType) and \
+        t.element_type.width.data == 1
+
+
 def _is_data_tensor(t: Attribute) -> bool:
     return isinstance(t, TensorType) and not isinstance(t.element_type, PtrType)
 
@@ -417,7 +425,7 @@ class Lifter:
             return None, res  # from global memory
         if kind == "store":
             value = get(op, "value", None) if name in ("tt.store", "amdg.buffer_store") else \
-                get(op, "val", None)
+                get(op, "val", None) if name.startswith("tt.") else (ops[0] if ops else None)
             return (value.type if value is not None else None), None
         if kind == "async_copy":
             src = get(op, "src", None) or get(op, "offsets", None)
@@ -499,15 +507,24 @@ class Lifter:
         an = self.analysis
         mask_v = getattr(op, "mask", None)
         mask = an.int_value(mask_v) if isinstance(mask_v, SSAValue) else None
-        if name in ("amdg.buffer_load", "amdg.buffer_store", "amdg.buffer_load_to_local"):
-            base = an.value(op.ptr)
-            offsets = an.int_value(op.offsets)
+        if name in ("amdg.buffer_atomic_rmw", "amdg.buffer_atomic_cas"):  # opaque: find roles by type
+            k = next(i for i, v in enumerate(op.operands) if isinstance(v.type, PtrType))
+            ptr_arg, off_arg = op.operands[k], op.operands[k + 1]
+            rest = [v for v in op.operands[k + 2:] if _is_mask(v.type)]
+            mask = an.int_value(rest[0]) if rest else None
+        elif name in ("amdg.buffer_load", "amdg.buffer_store", "amdg.buffer_load_to_local"):
+            ptr_arg, off_arg = op.ptr, op.offsets
+        else:
+            ptr_arg = off_arg = None
+        if ptr_arg is not None and off_arg is not None:
+            base = an.value(ptr_arg)
+            offsets = an.int_value(off_arg)
             if not isinstance(base, PtrValue):
-                return None, op.offsets.type, mask, None
+                return None, off_arg.type, mask, None
             b = base.offset
             off = add_values(uniform(offsets.shape, b.base, b.sources, b.rdiv), offsets)
             ptr = PtrValue(base.root, base.root_div, base.elem_bytes, off, base.sources)
-            return ptr, op.offsets.type, mask, base.elem_bytes
+            return ptr, off_arg.type, mask, base.elem_bytes
         ptr_v = op.src if name == "ttg.async_copy_global_to_local" else op.ptr
         ptr = an.value(ptr_v)
         if not isinstance(ptr, PtrValue):
