@@ -237,6 +237,16 @@ def test_matmul_amd_stages_through_local_store_and_load():
     assert {o["buffer"] for o in ops if o["kind"] in ("local_store", "local_load")} == allocs
 
 
+def test_matmul_amd_vector_widths_match_amdgcn():
+    """16-byte loads and 8-byte stores of the MFMA-layout result (4 x f16 per thread, from the linear
+    layout of `#ttg.amd_mfma`), as Triton's AMDGCN has them."""
+    amdgcn = compiled("matmul", "mi300x").asm["amdgcn"]
+    widths = {o["kind"]: o["access"]["vector_bytes"] for o in ops_of("matmul", "mi300x") if o["access"]}
+    assert widths == {"load": 16, "store": 8}
+    assert "global_load_dwordx4" in amdgcn and "global_store_dwordx2" in amdgcn
+    assert "global_store_dwordx4" not in amdgcn
+
+
 def test_tma_load_store_and_barriers():
     ops = ops_of("tma_copy", "h100")
     load, = [o for o in ops if o["kind"] == "tma_load"]

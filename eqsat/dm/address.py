@@ -41,12 +41,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from xdsl.dialects.builtin import IntegerType, NoneAttr, TensorType
+from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 
 from eqsat.ir.attributes import (
     BlockedEncodingAttr,
-    EncodingAttr,
     MemDescType,
     PtrType,
     SliceEncodingAttr,
@@ -879,19 +878,40 @@ def register_contiguity(tensor_type: Attribute, dim: int, num_warps: int,
     """Elements one thread holds contiguously along `dim` (Triton's `getContigPerThread`), and how it
     was computed: "linear_layout" through `eqsat.ir.layouts` when that bridge is importable, else
     "encoding_fields" (sizePerThread of a blocked layout or of a slice's blocked parent)."""
-    try:
-        from eqsat.ir.layouts import linear_layout_of  # type: ignore[import-not-found]
-    except ImportError:
-        linear_layout_of = None
-    if linear_layout_of is not None:
-        try:
-            ll = linear_layout_of(tensor_type, num_warps, threads_per_warp)
-            return ll.contiguous_elements("register", f"dim{dim}"), "linear_layout"
-        except Exception:  # noqa: BLE001 - a layout the bridge cannot build: fall back to fields
-            pass
+    ll = _linear_layout(tensor_type)
+    if ll is not None:
+        return ll.contiguous_elements("register", f"dim{dim}"), "linear_layout"
     enc = tensor_type.encoding if isinstance(tensor_type, TensorType) else None
     shape = shape_of(tensor_type)
     return min(_spt(enc, dim), shape[dim] if shape else 1), "encoding_fields"
+
+
+def _linear_layout(tensor_type: Attribute):
+    """The F2 layout of a tensor type through the bridge `eqsat.ir.layouts`, or None (bridge missing, or
+    an encoding it does not model). The warp and lane counts are in the encoding itself."""
+    try:
+        from eqsat.ir.layouts import linear_layout_of
+    except ImportError:
+        return None
+    try:
+        ll = linear_layout_of(tensor_type)
+    except (ValueError, TypeError, KeyError, NotImplementedError):
+        return None
+    return getattr(ll, "layout", ll)  # a GuardedLayout wraps the power-of-two layout
+
+
+def fastest_dim(tensor_type: Attribute, dims: list[int]) -> int:
+    """Triton's `order[0]` among `dims`: the blocked order when the encoding says it, else the dimension
+    along which a thread holds the most contiguous registers (ties: the later dimension)."""
+    enc = tensor_type.encoding if isinstance(tensor_type, TensorType) else None
+    if isinstance(enc, BlockedEncodingAttr | SliceEncodingAttr):
+        order = [d for d in layout_order(enc, len(shape_of(tensor_type))) if d in dims]
+        if order:
+            return order[0]
+    ll = _linear_layout(tensor_type)
+    if ll is None:
+        return dims[-1] if dims else len(shape_of(tensor_type)) - 1
+    return max(reversed(dims), key=lambda d: ll.contiguous_elements("register", f"dim{d}"))
 
 
 def _spt(enc: Attribute | None, dim: int) -> int:
@@ -936,16 +956,12 @@ def access_of(ptr: PtrValue, tensor_type: Attribute, analysis: AddressAnalysis, 
     sd = analysis.sym_div
     strides = tuple(_stride_repr(c) for c in off.coeffs)
     sources = ptr.all_sources
-    enc = tensor_type.encoding if isinstance(tensor_type, TensorType) and \
-        not isinstance(tensor_type.encoding, NoneAttr) else None
     if rank == 0 or all(s == 1 for s in off.shape):
         f = None
         contig = reg = 1
         how = "scalar"
     else:
-        order = [d for d in layout_order(enc if isinstance(enc, EncodingAttr) else None, rank)
-                 if off.shape[d] > 1] or [rank - 1]
-        f = order[0]
+        f = fastest_dim(tensor_type, [d for d in range(rank) if off.shape[d] > 1] or [rank - 1])
         reg, how = register_contiguity(tensor_type, f, num_warps, threads_per_warp)
         contig = off.contiguity(f)
     # alignment in elements: min(divisibility in bytes / element bytes, contiguity)
@@ -987,6 +1003,7 @@ __all__ = [
     "PtrValue",
     "access_of",
     "layout_order",
+    "fastest_dim",
     "register_contiguity",
 ]
 
