@@ -320,8 +320,8 @@ class Lifter:
         self.func = func
         self.locations = locations
         self.analysis = AddressAnalysis(func)
-        self.num_warps = module_int(module, "ttg.num-warps", 4)
-        self.threads_per_warp = module_int(module, "ttg.threads-per-warp", 32)
+        self.num_warps = module.num_warps
+        self.threads_per_warp = module.threads_per_warp
 
     # ------------------------------------------------------------------------------- planning
     def plan(self) -> list[_Plan]:
@@ -608,15 +608,6 @@ class Lifter:
             if isinstance(desc_t, TensorDescType):
                 info["box"] = ArrayAttr([IntAttr(d) for d in shape_of(desc_t.block_type)])
         return info
-
-
-def module_int(module: TTModule, key: str, default: int) -> int:
-    """An integer module attribute; the parser may keep a quoted key with its quotes."""
-    for k in (key, f'"{key}"'):
-        value = module.attributes.get(k)
-        if isinstance(value, IntegerAttr):
-            return value.value.data
-    return default
 
 
 def _alloc_of(v: SSAValue, depth: int = 0) -> Operation | None:

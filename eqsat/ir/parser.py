@@ -505,7 +505,7 @@ class TTGIRParser:
             if self.peek() == "}":
                 self.i += 1
                 break
-            key = self.string_literal() if self.peek() == '"' else self.match(_IDENT)
+            key = self.string_literal()[1:-1] if self.peek() == '"' else self.match(_IDENT)
             if key is None:
                 raise self.error("expected an attribute name")
             self.spaces()

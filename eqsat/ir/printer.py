@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import re
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -224,14 +225,15 @@ class TTGIRPrinter:
     @staticmethod
     def format_attr_dict(op: Operation, piece: AttrDict, canonical: bool = False) -> str:
         items = []
-        for key in piece.keys:
-            if key not in op.attributes:
+        for name in piece.keys:
+            if name not in op.attributes:
                 continue
-            value = op.attributes[key]
+            key = name if re.fullmatch(r"[A-Za-z_][\w$.]*", name) else f'"{name}"'
+            value = op.attributes[name]
             if isinstance(value, UnitAttr):
                 items.append(key)
-            elif value == piece.parsed.get(key) and (not canonical or isinstance(value, OpaqueAttr)):
-                items.append(f"{key} = {piece.texts[key]}")
+            elif value == piece.parsed.get(name) and (not canonical or isinstance(value, OpaqueAttr)):
+                items.append(f"{key} = {piece.texts[name]}")
             else:
                 items.append(f"{key} = {format_attribute(value)}")
         body = ", ".join(items)
