@@ -28,6 +28,7 @@ class KernelIR:
     error: EqsatError | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # ingest, parse, lift
     cached: bool = False
+    launch: dict[str, Any] | None = None  # the manifest's [kernel.launch] table, if any
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,8 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True,
                 continue
             per_kernel = (time.perf_counter() - t0) / max(1, len(results))
             for r in results:
-                k = KernelIR(name=r.name, target=tgt.name, source=path, cached=r.cached)
+                k = KernelIR(name=r.name, target=tgt.name, source=path, cached=r.cached,
+                             launch=r.spec.launch if r.spec is not None else None)
                 k.seconds["ingest"] = per_kernel
                 if not r.ok:
                     k.error = r.error
@@ -104,11 +106,12 @@ def _parse_and_lift(k: KernelIR, parse_ttgir, lift: bool, label: str) -> KernelI
         return k
     k.seconds["parse"] = time.perf_counter() - t0
     if lift:
-        from eqsat.dm.lift import lift_module
+        from eqsat.dm.lift import Launch, lift_module
 
         t0 = time.perf_counter()
         try:
-            k.dm = lift_module(k.module, kernel=k.name, target=k.target)
+            k.dm = lift_module(k.module, kernel=k.name, target=k.target,
+                               launch=Launch.from_manifest(k.launch))
         except EqsatError as e:
             k.error = e
             return k

@@ -74,12 +74,15 @@ from eqsat.dm.address import (
     uniform,
 )
 from eqsat.dm.dialect import KIND_OPS, AccessAttr, DMOp, KernelOp, LayoutAttr
+from eqsat.dm.guard import guard_report
 from eqsat.errors import EqsatError
-from eqsat.ir.attributes import MemDescType, PtrType, TensorDescType
+from eqsat.ir.attributes import MemDescType, PtrType, TensorDescType, element_bits
 from eqsat.ir.dialects import op_name_of, syntax_of
 from eqsat.ir.dialects.tt import FuncOp
+from eqsat.ir.layouts import UnsupportedLayout, linear_layout_of
 from eqsat.ir.parser import TTModule, VerbatimEntry, parse_file
 from eqsat.ir.syntax import Loc
+from eqsat.layout import GuardedLayout
 
 MOVEMENT: dict[str, str] = {
     "tt.load": "load",
@@ -313,8 +316,9 @@ class Lifter:
     """Lifts one `tt.func` of a module."""
 
     def __init__(self, module: TTModule, func: Operation, locations: Locations, target: str | None = None,
-                 label: str | None = None):
+                 label: str | None = None, launch: Launch | None = None):
         self.module = module
+        self.launch = launch
         self.target = target
         self.label = label
         self.func = func
@@ -394,6 +398,9 @@ class Lifter:
         access = self._access(op, kind, name)
         if access is not None:
             props["access"] = access
+            guard = self._guard(op, moved)
+            if guard is not None:
+                info["guard"] = guard
             if access.klass.data == "indirect" and kind in ("load", "store"):
                 kind = "indirect_" + kind
         buffer = self._buffer(op)
@@ -498,6 +505,21 @@ class Lifter:
         except (ValueError, KeyError, IndexError, AttributeError) as e:  # pragma: no cover - be robust
             raise EqsatError(f"cannot analyse the address of {name}: {e}", self.module.filename) from None
         return None
+
+    def _guard(self, op: Operation, moved: Attribute | None) -> DictionaryAttr | None:
+        """The guard of a masked access: what its mask turns off over the launch grid (if known)."""
+        mask = getattr(op, "mask", None)
+        if not isinstance(mask, SSAValue) or not isinstance(mask.type, TensorType) or moved is None:
+            return None
+        try:
+            layout = linear_layout_of(mask.type)
+            layout = layout.layout if isinstance(layout, GuardedLayout) else layout
+        except (UnsupportedLayout, ValueError):
+            layout = None
+        elem_bytes = max(1, element_bits(element_of(moved)) // 8)
+        args = self.launch.args if self.launch else None
+        grid = self.launch.grid if self.launch else None
+        return _attr_of(guard_report(mask, layout, elem_bytes, args, grid, op).to_dict())
 
     def _dm_ids(self, python_ids: tuple[int, ...] | list[int]) -> list[int]:
         return sorted({self.node_of[x] for x in python_ids if x in self.node_of})
@@ -637,15 +659,50 @@ def functions(module: TTModule) -> list[Operation]:
     return [op for op in module.walk() if op_name_of(op) == "tt.func"]
 
 
-def lift(module: TTModule, kernel: str | None = None, target: str | None = None) -> ModuleOp:
+@dataclass(frozen=True)
+class Launch:
+    """What is known of a launch before run time: scalar argument values and the grid (for guards)."""
+
+    args: dict[str, int]
+    grid: tuple[int, int, int]
+
+    @staticmethod
+    def from_manifest(launch: dict | None) -> Launch | None:
+        """From a corpus manifest's `[kernel.launch]` table (scalar args only; tensors are data)."""
+        if not launch:
+            return None
+        grid = list(launch.get("grid", [1]))
+        args = {k: v for k, v in launch.get("args", {}).items()
+                if isinstance(v, int) and not isinstance(v, bool)}
+        return Launch(args, tuple(grid + [1] * (3 - len(grid))))  # type: ignore[arg-type]
+
+
+def _attr_of(value: object) -> Attribute:
+    """A JSON-like value (dict, list, int, str, bool, None) as a dm property attribute."""
+    if isinstance(value, dict):
+        return DictionaryAttr({k: _attr_of(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return ArrayAttr([_attr_of(v) for v in value])
+    if isinstance(value, bool):
+        return IntAttr(int(value))
+    if isinstance(value, int):
+        return IntAttr(value)
+    if value is None:
+        return NoneAttr()
+    return StringAttr(str(value))
+
+
+def lift(module: TTModule, kernel: str | None = None, target: str | None = None,
+         launch: Launch | None = None) -> ModuleOp:
     """The `dm` module of a parsed TTGIR module: one `dm.kernel` per `tt.func`, in file order.
     `kernel` labels the first kernel (its corpus name), `target` names the target ("h100"); by default
-    the module's `ttg.target` ("cuda:90")."""
+    the module's `ttg.target` ("cuda:90"). `launch` (argument values, grid) lets guards of masked
+    accesses be evaluated; without it they name the runtime arguments they depend on."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20000))
     try:
         locations = Locations(module)
-        kernels = [Lifter(module, f, locations, target, kernel if i == 0 else None).lift()
+        kernels = [Lifter(module, f, locations, target, kernel if i == 0 else None, launch).lift()
                    for i, f in enumerate(functions(module))]
     finally:
         sys.setrecursionlimit(limit)

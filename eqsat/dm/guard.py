@@ -1,0 +1,279 @@
+"""Guards of masked accesses: the valid region of a power-of-two tile, and what the mask wastes.
+
+Triton tiles are powers of two; a kernel over a ragged extent (1000 columns, the tail of a 1D copy)
+masks the rest off. eqsat represents such an access as the power-of-two layout plus a guard: the region
+of the tile whose elements are real. When the mask's inputs are known (constants, or the launch
+arguments and grid of a corpus manifest), `MaskEvaluator` computes the mask of each program exactly by
+evaluating the index arithmetic with numpy, and `guard_report` says, over the launch grid, how many
+elements, bytes and whole lanes the mask turns off, and whether the valid region is a box (`valid_shape`,
+as in `eqsat.layout.GuardedLayout`). When an input is only known at run time (a `.ttgir` file without a
+launch table), the report names the arguments the guard depends on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects.builtin import TensorType
+from xdsl.ir import Block, BlockArgument, Operation, OpResult, SSAValue
+
+from eqsat.ir.dialects.base import op_name_of, syntax_of
+from eqsat.ir.syntax import Lit
+from eqsat.layout import LinearLayout
+
+MAX_PROGRAMS = 256  # programs evaluated per access (evenly spaced over the grid, the last included)
+MAX_ITERATIONS = 64  # iterations of each enclosing loop evaluated (evenly spaced, the last included)
+
+
+class Unknown(Exception):
+    """The value depends on something not known before run time (loaded data, a runtime argument)."""
+
+    def __init__(self, why: str, runtime_args: frozenset[str] = frozenset()):
+        super().__init__(why)
+        self.runtime_args = runtime_args
+
+
+_BINARY = {
+    "arith.addi": np.add, "arith.subi": np.subtract, "arith.muli": np.multiply,
+    "arith.andi": np.bitwise_and, "arith.ori": np.bitwise_or, "arith.xori": np.bitwise_xor,
+    "arith.maxsi": np.maximum, "arith.minsi": np.minimum, "arith.maxui": np.maximum,
+    "arith.minui": np.minimum,
+}
+_CMP = {"slt": np.less, "ult": np.less, "sle": np.less_equal, "ule": np.less_equal, "sgt": np.greater,
+        "ugt": np.greater, "sge": np.greater_equal, "uge": np.greater_equal, "eq": np.equal,
+        "ne": np.not_equal}
+_PASS_THROUGH = {"arith.extsi", "arith.extui", "arith.trunci", "arith.index_cast", "ttg.convert_layout",
+                 "amdg.in_thread_transpose"}
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    return tuple(v.type.get_shape()) if isinstance(v.type, TensorType) else ()
+
+
+def _literal_words(op: Operation) -> list[str]:
+    syntax = syntax_of(op)
+    return [p.text for p in syntax.pieces if isinstance(p, Lit)] if syntax else []
+
+
+class MaskEvaluator:
+    """Evaluates integer/boolean tensors of one kernel for given argument values and program id."""
+
+    def __init__(self, args: Mapping[str, int], program_id: tuple[int, int, int],
+                 grid: tuple[int, int, int], induction: Mapping[SSAValue, int] | None = None):
+        self.args = dict(args)
+        self.program_id = program_id
+        self.grid = grid
+        self.cache: dict[SSAValue, np.ndarray] = {v: np.array(i, dtype=np.int64)
+                                                  for v, i in (induction or {}).items()}
+
+    def value(self, v: SSAValue) -> np.ndarray:
+        if v not in self.cache:
+            self.cache[v] = np.broadcast_to(self._compute(v), _shape(v)) if _shape(v) else self._compute(v)
+        return self.cache[v]
+
+    def _compute(self, v: SSAValue) -> np.ndarray:
+        if isinstance(v, BlockArgument):
+            name = getattr(v, "eqsat_name", "%?")[1:]
+            owner = v.owner.parent_op() if isinstance(v.owner, Block) else None
+            if owner is not None and op_name_of(owner) == "tt.func":
+                if name in self.args:
+                    return np.array(self.args[name], dtype=np.int64)
+                raise Unknown(f"argument {name} is known only at run time", frozenset({name}))
+            raise Unknown("a loop-carried value")
+        assert isinstance(v, OpResult)
+        op = v.op
+        name = op_name_of(op)
+        ops = op.operands
+        if name == "arith.constant":
+            return self._constant(op)
+        if name == "tt.get_program_id":
+            axis = "xyz".index(next(w for w in _literal_words(op) if w in ("x", "y", "z")))
+            return np.array(self.program_id[axis], dtype=np.int64)
+        if name == "tt.get_num_programs":
+            axis = "xyz".index(next(w for w in _literal_words(op) if w in ("x", "y", "z")))
+            return np.array(self.grid[axis], dtype=np.int64)
+        if name == "tt.make_range":
+            start = op.attributes["start"].value.data
+            end = op.attributes["end"].value.data
+            return np.arange(start, end, dtype=np.int64)
+        if name in ("tt.splat", "tt.broadcast"):
+            return np.broadcast_to(self.value(ops[0]), _shape(v))
+        if name == "tt.expand_dims":
+            return np.expand_dims(self.value(ops[0]), op.attributes["axis"].value.data)
+        if name == "tt.trans":
+            order = [int(x) for x in re.findall(r"-?\d+", _attr_text(op, "order"))]
+            return np.transpose(self.value(ops[0]), order)
+        if name in _PASS_THROUGH:
+            return self.value(ops[0])
+        if name in _BINARY:
+            return _BINARY[name](self.value(ops[0]), self.value(ops[1]))
+        if name in ("arith.divsi", "arith.divui", "arith.remsi", "arith.remui"):
+            a, b = self.value(ops[0]), self.value(ops[1])
+            if np.any(b == 0):
+                raise Unknown("division by zero")
+            q = np.trunc(a / b).astype(np.int64)
+            return q if "div" in name else a - q * b
+        if name == "arith.cmpi":
+            predicate = next(w for w in _literal_words(op) if w in _CMP)
+            return _CMP[predicate](self.value(ops[0]), self.value(ops[1]))
+        if name == "arith.select":
+            return np.where(self.value(ops[0]), self.value(ops[1]), self.value(ops[2]))
+        raise Unknown(f"{name} is not evaluated before run time")
+
+    @staticmethod
+    def _constant(op: Operation) -> np.ndarray:
+        words = _literal_words(op)
+        text = next((w for w in words if w not in (":",)), "")
+        m = re.fullmatch(r"dense<(.*)>", text)
+        if m:
+            text = m.group(1)
+        if text in ("true", "false"):
+            return np.array(text == "true")
+        if re.fullmatch(r"-?\d+", text):
+            return np.array(int(text), dtype=np.int64)
+        raise Unknown(f"constant {text} is not an integer splat")
+
+
+def _attr_text(op: Operation, key: str) -> str:
+    syntax = syntax_of(op)
+    for piece in syntax.pieces if syntax else ():
+        texts = getattr(piece, "texts", None)
+        if texts and key in texts:
+            return texts[key]
+    return ""
+
+
+@dataclass
+class GuardReport:
+    """What the mask of one access turns off, summed over the programs evaluated."""
+
+    padded_shape: tuple[int, ...]
+    tiles: int = 0  # tiles evaluated: programs of the grid x iterations of the loops around the access
+    grid_programs: int = 0
+    elements: int = 0  # tile elements over the programs evaluated
+    masked_elements: int = 0
+    masked_bytes: int = 0
+    masked_lanes: int = 0  # (warp, lane) pairs whose every register is masked
+    lanes: int = 0
+    partial_tiles: int = 0  # tiles partly masked
+    valid_shape: tuple[int, ...] | None = None  # the valid box of the most-masked tile, if a box
+    runtime_args: list[str] = field(default_factory=list)  # when not evaluable: what it depends on
+    reason: str = ""
+
+    @property
+    def evaluated(self) -> bool:
+        return self.tiles > 0
+
+    def to_dict(self) -> dict[str, object]:
+        if not self.evaluated:
+            return {"evaluated": False, "padded_shape": list(self.padded_shape),
+                    "runtime_args": self.runtime_args, "reason": self.reason}
+        return {"evaluated": True, "padded_shape": list(self.padded_shape),
+                "valid_shape": list(self.valid_shape) if self.valid_shape else None,
+                "tiles": self.tiles, "grid_programs": self.grid_programs,
+                "partial_tiles": self.partial_tiles, "elements": self.elements,
+                "masked_elements": self.masked_elements, "masked_bytes": self.masked_bytes,
+                "masked_lanes": self.masked_lanes, "lanes": self.lanes}
+
+
+def _programs(grid: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    total = grid[0] * grid[1] * grid[2]
+    picks = sorted(set(np.linspace(0, total - 1, min(total, MAX_PROGRAMS)).round().astype(int).tolist()))
+    return [(p % grid[0], (p // grid[0]) % grid[1], p // (grid[0] * grid[1])) for p in picks]
+
+
+def _box(valid: np.ndarray) -> tuple[int, ...] | None:
+    """The extents of `valid` if it is exactly the box [0, e0) x [0, e1) x ..."""
+    extents = []
+    for d in range(valid.ndim):
+        other = tuple(a for a in range(valid.ndim) if a != d)
+        along = valid.any(axis=other) if other else valid
+        e = int(along.sum())
+        if e and not along[:e].all():
+            return None
+        extents.append(e)
+    box = np.zeros_like(valid)
+    box[tuple(slice(0, e) for e in extents)] = True
+    return tuple(extents) if np.array_equal(box, valid) else None
+
+
+def _enclosing_loops(op: Operation) -> list[Operation]:
+    """The `scf.for` ops around `op`, outermost first."""
+    loops = []
+    parent = op.parent_op()
+    while parent is not None:
+        if op_name_of(parent) == "scf.for":
+            loops.append(parent)
+        parent = parent.parent_op()
+    return loops[::-1]
+
+
+def _iterations(loops: list[Operation], ev: MaskEvaluator) -> list[dict[SSAValue, int]]:
+    """Induction-variable values of the enclosing loops (sampled), for one program."""
+    points: list[dict[SSAValue, int]] = [{}]
+    for loop in loops:
+        lb, ub, step = (int(ev.value(v)) for v in loop.operands[:3])
+        values = list(range(lb, ub, step)) if step > 0 else []
+        if len(values) > MAX_ITERATIONS:
+            picks = np.linspace(0, len(values) - 1, MAX_ITERATIONS).round().astype(int)
+            values = [values[i] for i in sorted(set(picks.tolist()))]
+        iv = loop.regions[0].blocks[0].args[0]
+        points = [{**p, iv: x} for p in points for x in values]
+        for p in points:  # inner loop bounds may depend on outer induction variables
+            ev.cache.update({k: np.array(v, dtype=np.int64) for k, v in p.items()})
+    return points
+
+
+def guard_report(mask: SSAValue, layout: LinearLayout | None, elem_bytes: int,
+                 args: Mapping[str, int] | None, grid: tuple[int, int, int] | None,
+                 access: Operation | None = None) -> GuardReport:
+    """Evaluate the access's mask for the programs of the grid (and the iterations of the loops
+    around `access`); count what it turns off."""
+    shape = _shape(mask)
+    report = GuardReport(padded_shape=shape)
+    grid = grid or (1, 1, 1)
+    report.grid_programs = grid[0] * grid[1] * grid[2]
+    hw: np.ndarray | None = None
+    lane_groups = 0
+    if layout is not None and shape:
+        hw = layout.apply_all()  # (slots, rank): element of each (register, lane, warp[, block]) slot
+        regs = layout.get_in_dim_size("register") if layout.has_in_dim("register") else 1
+        lane_groups = hw.shape[0] // regs
+    worst = -1
+    loops = _enclosing_loops(access) if access is not None else []
+    for pid in _programs(grid):
+        try:
+            points = _iterations(loops, MaskEvaluator(args or {}, pid, grid))
+            valids = [np.asarray(MaskEvaluator(args or {}, pid, grid, p).value(mask), dtype=bool)
+                      for p in points]
+        except Unknown as e:
+            return GuardReport(padded_shape=shape, grid_programs=report.grid_programs,
+                               runtime_args=sorted(e.runtime_args), reason=str(e))
+        for valid in valids:
+            worst = _count(report, valid, shape, hw, lane_groups, elem_bytes, worst)
+    return report
+
+
+def _count(report: GuardReport, valid: np.ndarray, shape: tuple[int, ...], hw: np.ndarray | None,
+           lane_groups: int, elem_bytes: int, worst: int) -> int:
+    """Add one evaluated tile to the report; return the most masked elements seen in one tile."""
+    valid = np.broadcast_to(valid, shape) if shape else valid.reshape(())
+    n_masked = int((~valid).sum())
+    report.tiles += 1
+    report.elements += int(valid.size)
+    report.masked_elements += n_masked
+    report.masked_bytes += n_masked * elem_bytes
+    report.partial_tiles += 1 if 0 < n_masked < valid.size else 0
+    if hw is not None:
+        slot_valid = valid[tuple(hw[:, d] for d in range(hw.shape[1]))]
+        # inputs are flattened with `register` least significant: one row per (lane, warp, block)
+        per_lane = slot_valid.reshape(lane_groups, -1)
+        report.masked_lanes += int((~per_lane.any(axis=1)).sum())
+        report.lanes += lane_groups
+    if n_masked > worst and shape:
+        worst = n_masked
+        report.valid_shape = _box(valid)
+    return worst
