@@ -20,7 +20,10 @@ Each op has:
                      "strides": [int | "symbolic expr" | null per dim], "fastest_dim", "contiguity",
                      "register_contiguity", "alignment", "mask_constancy", "vector_width",
                      "vector_bytes", "indirect_via": [ids]}
-    info             kind-specific facts (axis, order, num, efficient_layout, index_layout, b_layout, box)
+    info             kind-specific facts (axis, order, num, efficient_layout, index_layout, b_layout, box);
+                     for masked global accesses `guard` (`eqsat.dm.guard`): the power-of-two
+                     `padded_shape`, and over the launch grid the `valid_shape` of the most masked tile
+                     and the masked elements, bytes and idle lanes, or the runtime arguments it needs
     loc              "file:line:col" or null
 """
 
