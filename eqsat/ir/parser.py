@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     IntegerAttr,
     IntegerType,
     NoneAttr,
@@ -181,6 +180,13 @@ class TTGIRParser:
             return None
         self.i = m.end()
         return m.group(0)
+
+    def require(self, regex: re.Pattern, what: str) -> str:
+        """Match `regex` here or raise 'expected <what>'."""
+        text = self.match(regex)
+        if text is None:
+            raise self.error(f"expected {what}")
+        return text
 
     def balanced(self, open_ch: str, close_ch: str) -> str:
         """Consume a balanced `open ... close` span (string-aware) and return it verbatim."""
@@ -357,10 +363,10 @@ class TTGIRParser:
                 if self.peek() == "]":
                     self.i += 1
                     break
-                interval = int(self.match(_NUMBER) or self.error("expected a padding interval"))
+                interval = int(self.require(_NUMBER, "a padding interval"))
                 self.expect(":")
                 self.expect("+")
-                pad = int(self.match(_NUMBER) or self.error("expected a padding amount"))
+                pad = int(self.require(_NUMBER, "a padding amount"))
                 pads.append((interval, pad))
                 self.spaces()
                 if self.peek() == ",":
@@ -585,14 +591,13 @@ class TTGIRParser:
         groups: list[tuple[str, int]] = []
         if self.peek() == "%":
             while True:
-                pos = self.i
                 name = self.match(re.compile(r"%[\w$.\-]+"))
                 if name is None:
                     raise self.error("expected a result name")
                 count = 1
                 if self.peek() == ":":
                     self.i += 1
-                    count = int(self.match(re.compile(r"\d+")) or self.error("expected a result count"))
+                    count = int(self.require(re.compile(r"\d+"), "a result count"))
                 groups.append((name, count))
                 self.spaces()
                 if self.peek() == ",":
@@ -602,7 +607,6 @@ class TTGIRParser:
                 break
             self.expect("=")
             self.spaces()
-            _ = pos
         name_pos = self.i
         if self.peek() == '"':
             name_text = self.string_literal()
@@ -730,13 +734,11 @@ class TTGIRParser:
                 st.pieces.append(Loc(ws, "loc" + self.balanced("(", ")")))
                 continue
             if c == "!" or (c == "#" and not self.startswith("#loc")):
-                start = self.i
                 attr = self.parse_type() if c == "!" else self.parse_attribute()
                 if c == "!":
                     st.pieces.append(self.type_piece(st, ws, attr))
                 else:
                     st.pieces.append(AttrRef(ws, attr))
-                _ = start
                 continue
             if c == '"':
                 st.pieces.append(Lit(ws, self.string_literal()))
@@ -1022,5 +1024,3 @@ def parse_file(path: str) -> TTModule:
 
 
 __all__ = ["AliasEntry", "TTModule", "VerbatimEntry", "parse_file", "parse_ttgir"]
-
-_ = (ArrayAttr,)
