@@ -680,7 +680,8 @@ class TTGIRParser:
                 continue
             pos = self.i
             if c == "{":
-                rest = self.s[self.i + 1:self.s.find("\n", self.i) if "\n" in self.s[self.i:] else None]
+                eol = self.s.find("\n", self.i)
+                rest = self.s[self.i + 1:eol if eol >= 0 else len(self.s)]
                 if rest.strip() == "" and st.bracket_depth == 0:
                     self.i += 1
                     region = self.parse_region(st, depth + 1)
