@@ -11,7 +11,9 @@ that is not MLIR at all, which raises `EqsatError` with file, line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from xdsl.dialects.builtin import (
     IntegerAttr,
@@ -40,6 +42,8 @@ from eqsat.ir.attributes import (
 from eqsat.ir.dialects import TYPED_OPS, OpaqueOp
 from eqsat.ir.dialects.base import OperandUse
 from eqsat.ir.syntax import AttrDict, AttrRef, Def, Lit, Loc, RegionRef, Syntax, TypeRef, Use
+
+T = TypeVar("T")
 
 _IDENT = re.compile(r"[A-Za-z_][\w$.\-]*")
 _SSA = re.compile(r"%[\w$.\-]+(#\d+)?")
@@ -187,6 +191,22 @@ class TTGIRParser:
         if text is None:
             raise self.error(f"expected {what}")
         return text
+
+    def delimited(self, open_ch: str, close_ch: str, item: Callable[[], T]) -> list[T]:
+        """`open item, item, ... close`: the items, each parsed by `item`."""
+        self.expect(open_ch)
+        items: list[T] = []
+        while True:
+            self.spaces()
+            if self.peek() == close_ch:
+                self.i += 1
+                return items
+            if self.peek() == "":
+                raise self.error(f"expected '{close_ch}'")
+            items.append(item())
+            self.spaces()
+            if self.peek() == ",":
+                self.i += 1
 
     def balanced(self, open_ch: str, close_ch: str) -> str:
         """Consume a balanced `open ... close` span (string-aware) and return it verbatim."""
@@ -357,20 +377,7 @@ class TTGIRParser:
         trailing: list[tuple[str, object]] = []
         self.spaces()
         if self.peek() == "[":
-            self.i += 1
-            while True:
-                self.spaces()
-                if self.peek() == "]":
-                    self.i += 1
-                    break
-                interval = int(self.require(_NUMBER, "a padding interval"))
-                self.expect(":")
-                self.expect("+")
-                pad = int(self.require(_NUMBER, "a padding amount"))
-                pads.append((interval, pad))
-                self.spaces()
-                if self.peek() == ",":
-                    self.i += 1
+            pads = self.delimited("[", "]", self.parse_padding)
             self.spaces()
         if self.peek() == "{":
             self.i += 1
@@ -397,6 +404,13 @@ class TTGIRParser:
             raise self.error(str(e), start) from None
         return attr
 
+    def parse_padding(self) -> tuple[int, int]:
+        """`interval:+pad` of a padded_shared encoding."""
+        interval = int(self.require(_NUMBER, "a padding interval"))
+        self.expect(":")
+        self.expect("+")
+        return interval, int(self.require(_NUMBER, "a padding amount"))
+
     def parse_fields(self, close: str, stop_at_close: bool = False) -> list[tuple[str, object]]:
         fields: list[tuple[str, object]] = []
         while True:
@@ -422,17 +436,7 @@ class TTGIRParser:
     def parse_field_value(self) -> object:
         c = self.peek()
         if c == "[":
-            self.i += 1
-            items = []
-            while True:
-                self.spaces()
-                if self.peek() == "]":
-                    self.i += 1
-                    return tuple(items)
-                items.append(self.parse_field_value())
-                self.spaces()
-                if self.peek() == ",":
-                    self.i += 1
+            return tuple(self.delimited("[", "]", self.parse_field_value))
         if c == "#":
             return self.parse_attribute()
         if self.startswith("true"):
@@ -849,30 +853,7 @@ class TTGIRParser:
                     raise self.error(f"redefinition of block {label}", label_pos)
                 block_names[label] = block
                 if self.peek() == "(":
-                    self.i += 1
-                    while True:
-                        self.spaces()
-                        if self.peek() == ")":
-                            self.i += 1
-                            break
-                        apos = self.i
-                        aname = self.match(re.compile(r"%[\w$.\-]+"))
-                        if aname is None:
-                            raise self.error("expected a block argument")
-                        self.expect(":")
-                        self.spaces()
-                        arg = block.insert_arg(self.parse_type(), len(block.args))
-                        arg.eqsat_name = aname
-                        self.define(aname, arg, apos)
-                        lws = self.spaces()
-                        loc = ""
-                        if self.startswith("loc("):
-                            self.i += 3
-                            loc = lws + "loc" + self.balanced("(", ")")
-                        block.eqsat_arg_locs.append(loc)
-                        self.spaces()
-                        if self.peek() == ",":
-                            self.i += 1
+                    self.delimited("(", ")", lambda block=block: self.parse_block_arg(block))
                 self.expect(":")
                 current = block
                 continue
@@ -884,6 +865,22 @@ class TTGIRParser:
             blocks.insert(0, entry)
         self.scopes.pop()
         return Region(blocks)
+
+    def parse_block_arg(self, block: Block) -> None:
+        """`%name: type [loc(...)]` in a block label: add the argument to `block`."""
+        apos = self.i
+        aname = self.require(re.compile(r"%[\w$.\-]+"), "a block argument")
+        self.expect(":")
+        self.spaces()
+        arg = block.insert_arg(self.parse_type(), len(block.args))
+        arg.eqsat_name = aname
+        self.define(aname, arg, apos)
+        lws = self.spaces()
+        loc = ""
+        if self.startswith("loc("):
+            self.i += 3
+            loc = lws + "loc" + self.balanced("(", ")")
+        block.eqsat_arg_locs.append(loc)
 
     # ----------------------------------------------------------------------------- result types
     def infer_result_types(self, op_name: str, st: _OpState, n: int, pos: int) -> list[Attribute]:
