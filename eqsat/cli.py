@@ -1,6 +1,7 @@
 """The `eqsat` command line (the contract is in ../shared/design.md; options may grow, never change).
 
     eqsat ingest PATH... --target T [--target T2] --format ttgir|json|summary
+    eqsat cost|optimize|rules|bench|report ...   (modules in eqsat/commands/)
 
 Bad input prints one line `file:line:col: error: ...` on stderr and exits 2, never a traceback; with many
 kernels each bad one is reported and the others still run (exit 2 at the end if any failed).
@@ -30,7 +31,26 @@ def _parser() -> argparse.ArgumentParser:
                      help="ttgir: the parsed module printed back; json: the dm graph (one object per "
                           "kernel and target, one per line when there are several); summary: a table")
     ing.add_argument("--no-cache", action="store_true", help="recompile even if the compile is cached")
+    ing.set_defaults(func=cmd_ingest)
+    for module in _command_modules():
+        module.register(sub)
     return ap
+
+
+def _command_modules() -> list:
+    """The subcommand modules of `eqsat.commands` that exist (each lands with its issue)."""
+    import importlib
+
+    from eqsat.commands import COMMAND_MODULES
+
+    found = []
+    for name in COMMAND_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+    return found
 
 
 def _error(msg: str) -> None:
@@ -97,14 +117,12 @@ def _print_summary(kernels) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "ingest":
-            return cmd_ingest(args)
+        return int(args.func(args))
     except EqsatError as e:
         _error(str(e))
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    return 1
 
 
 if __name__ == "__main__":

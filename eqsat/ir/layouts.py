@@ -100,3 +100,23 @@ def linear_layout_of(t: Attribute) -> LinearLayout | GuardedLayout:
         raise UnsupportedLayout(f"{t} has no layout")
     kind, params = encoding_params(enc)
     return build(kind, params, shape)
+
+
+def encoding_from_text(text: str, filename: str = "<encoding>") -> Attribute:
+    """Parse one encoding written in Triton's syntax (`#ttg.blocked<{...}>`, `#ttg.swizzled_shared<...>`),
+    as the dm JSON and the bank-conflict batch files carry them. Raises `EqsatError` on bad text."""
+    from eqsat.ir.parser import TTGIRParser
+
+    parser = TTGIRParser(text.strip(), filename)
+    attr = parser.parse_attribute()
+    parser.skip_blank()
+    if parser.i != len(parser.s):
+        raise parser.error("unexpected text after the encoding")
+    return attr
+
+
+def layout_from_text(text: str, shape: tuple[int, ...] | list[int]) -> LinearLayout | GuardedLayout:
+    """The linear layout of an encoding given as text, for a tile of `shape` (one buffer for shared)."""
+    enc = encoding_from_text(text)
+    kind, params = encoding_params(enc)
+    return build(kind, params, tuple(shape))
