@@ -1,0 +1,331 @@
+"""Shared-memory bank simulator: wavefronts and conflicts of one local_store / local_load, per instruction.
+
+`shared_access(params, distributed, shared, shape, dtype, direction)` replays how Triton lowers a
+`ttg.local_store` (`direction="store"`) or `ttg.local_load` (`"load"`) of a register tile with encoding
+`distributed` into/from a buffer with shared encoding `shared`, and counts bank cycles the way the hardware
+serves them:
+
+1. Both encodings become F2 layouts (`eqsat.ir.layouts`): the register layout maps
+   `register, lane, warp -> tensor index`, the shared layout `offset -> tensor index`; the latter is
+   inverted into a table `tensor index -> offset` (for `padded_shared` the offset is the linear component's,
+   then padded: `o + sum (o // interval) * pad`).
+2. Vector width, as Triton's generic lowering (`lowerLdStShared` -> `largestVectorisation` in
+   lib/Tools/LayoutUtils.cpp) picks it: register bases whose element is duplicated are dropped
+   (`actionRemoveBroadcastedRegs`); then for `v = 128 / bits, ..., 1` elements the first `log2 v` offset
+   bits must each be hit by some register basis (registers may be permuted) and every other basis
+   (remaining registers, lanes, warps) must leave those offset bits zero (`divideLeft`). So a vector is
+   at most 16 bytes. For `padded_shared`, `v` is also capped by the smallest interval and the smallest
+   pad, so that a vector neither straddles a pad nor loses its alignment (our rule: not read from Triton).
+3. Each remaining register combination is one instruction per warp. The instruction name comes from the
+   target's `[shared.instructions.<direction>]` table (by vector bytes), its lane groups from
+   `[phases."<instruction>"]` (data, see costmodels/params/*.toml).
+4. Per instruction and lane group: the distinct 4-byte words touched by the group's lanes (so several
+   lanes reading, or writing, one word count once: broadcast); `wavefronts = max over banks of distinct
+   words` (bank = word mod banks); ideal = `ceil(distinct bytes / wavefront_bytes)`.
+
+Counting conventions:
+
+- `wavefronts`, `ideal_wavefronts`: whole tile, all warps (Nsight Compute: `conflicts = wavefronts -
+  ideal`). Stores skip warps that duplicate another warp's data (Triton predicates broadcast warps off);
+  loads are issued by every warp.
+- `conflicts_per_instruction[i]`: Triton's definition, the excess wavefronts of the worst lane group of
+  instruction `i` (Gluon's `bank_conflicts`: "excess memory accesses that each wavefront needs"); for
+  linear layouts every group and instruction has the same value and it equals Gluon's count.
+- Shapes that are not powers of two: the layouts are built for the next power of two and only valid
+  elements are accessed (masked lanes and vector elements touch no word).
+- CTA clusters: only CTA 0's part (block = 0) is simulated; every CTA does the same.
+- ldmatrix/stmatrix: not chosen here. Triton's NVIDIA lowering can use them for some local_load /
+  local_store patterns; we could not state that rule from its source within this module's scope, so
+  local_store/local_load are modelled as `st.shared` / `ld.shared` (and `ds_write` / `ds_read` on AMD).
+  `lane_group_wavefronts` below simulates any instruction, ldmatrix included, from explicit addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from eqsat.errors import EqsatError
+from eqsat.layout import GuardedLayout, LinearLayout, build_pow2, next_pow2
+from eqsat.layout.shared import PaddedSharedLayout
+
+from .base import TargetParams
+
+DISTRIBUTED_KINDS = ("blocked", "slice", "linear", "nvidia_mma", "amd_mfma", "dot_operand")
+SHARED_KINDS = ("swizzled_shared", "padded_shared", "nvmma_shared", "amd_rotating_shared", "shared_linear")
+DIRECTIONS = ("store", "load")
+
+
+@dataclass
+class SharedAccess:
+    """The simulated cost of one warp-collective local_store/local_load of a whole tile."""
+
+    instruction: str  # "st.shared.v4.b32", "ld.shared.b32", "ds_write_b128", "ds_read_b64", ...
+    vector_bytes: int  # bytes per lane per instruction
+    instructions: int  # instructions per warp for the whole tile
+    wavefronts: int  # total wavefronts for the whole tile, all warps
+    ideal_wavefronts: int  # conflict-free minimum for the same bytes
+    wavefronts_per_instruction: list[int]  # per instruction of warp 0
+    conflicts_per_instruction: list[int]  # Triton's definition, per instruction of warp 0
+    warps: int = 1  # warps that issue the access (stores: without broadcast duplicates)
+    warps_uniform: bool = True  # False when another warp's per-instruction numbers differ from warp 0's
+
+    @property
+    def conflicts(self) -> int:
+        """Wavefronts above the conflict-free minimum (Nsight definition)."""
+        return self.wavefronts - self.ideal_wavefronts
+
+    @property
+    def triton_conflicts(self) -> int:
+        """Gluon's `bank_conflicts` quantity: the worst instruction's excess wavefronts per lane group."""
+        return max(self.conflicts_per_instruction, default=0)
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def element_bits(dtype: str) -> int:
+    """Bits of an element type named as TTGIR prints it (`f16`, `bf16`, `f32`, `i8`, `f8E4M3FN`, ...)."""
+    from eqsat.ir.attributes import SCALAR_TYPES
+    from eqsat.ir.attributes import element_bits as attr_bits
+
+    name = dtype.strip()
+    if len(name) > 1 and name[0] == "i" and name[1:].isdigit():
+        bits = int(name[1:])
+    elif name in SCALAR_TYPES:
+        bits = attr_bits(SCALAR_TYPES[name])
+    else:
+        raise EqsatError(f"unknown element type '{dtype}'")
+    if bits not in (1, 8, 16, 32, 64):
+        raise EqsatError(f"element type '{dtype}' of {bits} bits is not supported in shared memory")
+    return max(bits, 8)  # i1 is stored as one byte
+
+
+def _encoding(text: str, allowed: Sequence[str], role: str) -> tuple[str, dict]:
+    from eqsat.ir.layouts import UnsupportedLayout, encoding_from_text, encoding_params
+
+    try:
+        kind, params = encoding_params(encoding_from_text(text, f"<{role} encoding>"))
+    except UnsupportedLayout as err:
+        raise EqsatError(f"{role} encoding: {err}") from None
+    if kind not in allowed:
+        raise EqsatError(f"{role} encoding is {kind}, expected one of {', '.join(allowed)}")
+    return kind, params
+
+
+def _build(kind: str, params: dict, shape: tuple[int, ...], role: str) -> LinearLayout:
+    try:
+        return build_pow2(kind, params, shape)
+    except (ValueError, KeyError, AssertionError) as err:
+        raise EqsatError(f"{role} encoding {kind} does not fit shape {list(shape)}: {err}") from None
+
+
+def _padded(params: dict, shape: tuple[int, ...]) -> PaddedSharedLayout:
+    from eqsat.layout.shared import padded_shared
+
+    try:
+        return padded_shared(params["intervals_pads"], params.get("order"), shape=shape,
+                             offset_bases=params.get("offset"))
+    except (ValueError, KeyError) as err:
+        raise EqsatError(f"shared encoding padded_shared does not fit shape {list(shape)}: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------- F2 helpers
+
+def _flat_basis(basis: Sequence[int], shifts: Sequence[int]) -> int:
+    """Flattened tensor index of one basis (first out dim least significant, as Triton's flattenOuts)."""
+    flat = 0
+    for x, s in zip(basis, shifts, strict=True):
+        flat |= int(x) << s
+    return flat
+
+
+def _span(bases: Sequence[int]) -> np.ndarray:
+    """Images of every input `0 .. 2^len(bases)-1` of an XOR-linear map given by its basis images."""
+    vals = np.zeros(1, dtype=np.int64)
+    for b in bases:
+        vals = np.concatenate([vals, vals ^ b])
+    return vals
+
+
+def _in_bases(ll: LinearLayout, dim: str, shifts: Sequence[int]) -> list[int]:
+    return [_flat_basis(b, shifts) for b in ll.in_bases(dim)] if ll.has_in_dim(dim) else []
+
+
+# ------------------------------------------------------------------------------------- vectorisation
+
+def largest_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max_elems: int
+                   ) -> tuple[int, list[int]]:
+    """Triton's `largestVectorisation` on the map `register/lane/warp -> shared offset`: the largest
+    `v <= max_elems` (a power of two) such that offsets `1, 2, .., v/2` are images of register bases and
+    no other basis touches the low `log2 v` offset bits. Returns `v` and the indices of the chosen
+    register bases in vector order."""
+    v = max_elems
+    while v > 1:
+        k = v.bit_length() - 1
+        chosen: list[int] = []
+        for t in range(k):
+            hits = [i for i, o in enumerate(reg_offsets) if o == 1 << t]
+            if not hits:
+                break
+            chosen.append(hits[0])
+        if len(chosen) == k:
+            rest = [o for i, o in enumerate(reg_offsets) if i not in chosen] + list(other_offsets)
+            if all(o & (v - 1) == 0 for o in rest):
+                return v, chosen
+        v //= 2
+    return 1, []
+
+
+# ------------------------------------------------------------------------------------ bank counting
+
+def lane_group_wavefronts(words: np.ndarray, banks: int, bank_bytes: int, wavefront_bytes: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Wavefronts and ideal wavefronts of lane groups. `words[..., m]`: the 4-byte word indices one lane
+    group touches (all its lanes and vector words), `-1` for masked slots. Returns two arrays of shape
+    `words.shape[:-1]`: max over banks of distinct words, and `ceil(distinct bytes / wavefront_bytes)`."""
+    lead = words.shape[:-1]
+    groups = int(np.prod(lead)) if lead else 1
+    w = np.sort(words.reshape(groups, -1), axis=1)
+    first = np.ones_like(w, dtype=bool)
+    first[:, 1:] = w[:, 1:] != w[:, :-1]
+    keep = first & (w >= 0)
+    rows = np.broadcast_to(np.arange(groups)[:, None], w.shape)
+    keys = rows[keep] * banks + (w[keep] % banks)
+    counts = np.bincount(keys, minlength=groups * banks).reshape(groups, banks)
+    wavefronts = counts.max(axis=1)
+    distinct = counts.sum(axis=1)
+    ideal = -(-(distinct * bank_bytes) // wavefront_bytes)
+    return wavefronts.reshape(lead), ideal.reshape(lead)
+
+
+def phase_groups(params: TargetParams, instruction: str) -> np.ndarray:
+    """The lane groups of `instruction` from the target's `[phases]` table, as an int array
+    `[groups, lanes per group]`; checks that they partition the warp."""
+    table = params.get("phases", {}).get(instruction)
+    if table is None:
+        raise EqsatError(f"target '{params.name}' has no phase table for instruction '{instruction}'")
+    groups = [list(map(int, g)) for g in table["lanes"]]
+    sizes = {len(g) for g in groups}
+    lanes = sorted(x for g in groups for x in g)
+    if len(sizes) != 1 or lanes != list(range(int(params["warp_size"]))):
+        raise EqsatError(f"phase table of '{instruction}' in target '{params.name}' is not a partition of "
+                         f"the {params['warp_size']} lanes into equal groups")
+    return np.asarray(groups, dtype=np.int64)
+
+
+def instruction_for(params: TargetParams, direction: str, vector_bytes: int) -> str:
+    table = params["shared"]["instructions"][direction]
+    key = str(vector_bytes)
+    if key not in table:
+        raise EqsatError(f"target '{params.name}' has no {direction} instruction of {vector_bytes} bytes")
+    return str(table[key])
+
+
+# ------------------------------------------------------------------------------------------ the model
+
+@dataclass(frozen=True)
+class _Tile:
+    """Everything about the pair of layouts that does not depend on the target's phase tables."""
+
+    elem_bytes: int
+    vec: int  # elements per vector
+    instr_flat: np.ndarray  # [instructions] flat index of register part (vector element 0)
+    vec_flat: np.ndarray  # [vec] flat index offsets of the vector elements
+    lane_flat: np.ndarray  # [lanes]
+    warp_flat: np.ndarray  # [warps issuing]
+    table: np.ndarray  # flat tensor index -> physical offset (elements)
+    shifts: tuple[int, ...]
+    pow2_shape: tuple[int, ...]
+    valid_shape: tuple[int, ...]
+
+
+def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direction: str) -> _Tile:
+    if direction not in DIRECTIONS:
+        raise EqsatError(f"direction must be 'store' or 'load', not '{direction}'")
+    valid = tuple(int(s) for s in shape)
+    if not valid or any(s <= 0 for s in valid):
+        raise EqsatError(f"bad tile shape {list(shape)}")
+    pow2 = tuple(next_pow2(s) for s in valid)
+    bits = element_bits(dtype)
+    rkind, rparams = _encoding(distributed, DISTRIBUTED_KINDS, "distributed")
+    skind, sparams = _encoding(shared, SHARED_KINDS, "shared")
+    reg = _build(rkind, rparams, pow2, "distributed")
+    if isinstance(reg, GuardedLayout):  # pragma: no cover - build_pow2 never guards
+        reg = reg.layout
+    padded = _padded(sparams, pow2) if skind == "padded_shared" else None
+    smem = padded.linear if padded is not None else _build(skind, sparams, pow2, "shared")
+    names = [f"dim{i}" for i in range(len(pow2))]
+    if list(reg.out_dims) != names or list(smem.out_dims) != names:
+        raise EqsatError(f"encodings do not have rank {len(pow2)} of shape {list(shape)}")
+    shifts, s = [], 0
+    for n in pow2:
+        shifts.append(s)
+        s += n.bit_length() - 1
+    numel = 1 << s
+
+    # tensor index -> logical offset (smallest offset when the shared layout repeats elements)
+    off_flat = _span(_in_bases(smem, "offset", shifts))
+    logical = np.full(numel, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(logical, off_flat, np.arange(off_flat.size, dtype=np.int64))
+    if (logical == np.iinfo(np.int64).max).any():
+        raise EqsatError(f"shared encoding {skind} does not cover every element of shape {list(shape)}")
+    table = np.asarray(padded.padded_offset(logical)) if padded is not None else logical
+
+    reg_bases = [b for b in _in_bases(reg, "register", shifts) if b != 0]  # actionRemoveBroadcastedRegs
+    lane_bases = _in_bases(reg, "lane", shifts)
+    warp_bases = _in_bases(reg, "warp", shifts)
+    reg_off = [int(logical[b]) for b in reg_bases]  # the map register/lane/warp -> offset is linear
+    other_off = [int(logical[b]) for b in lane_bases + warp_bases]
+    max_elems = max(1, 128 // bits)
+    if padded is not None:
+        for interval, pad in padded.intervals_pads:
+            max_elems = min(max_elems, interval, pad)
+    vec, chosen = largest_vector(reg_off, other_off, max_elems)
+    vec_bases = [reg_bases[i] for i in chosen]
+    instr_bases = [b for i, b in enumerate(reg_bases) if i not in chosen]
+    if direction == "store":
+        warp_bases = [b for b in warp_bases if b != 0]  # broadcast warps are predicated off
+    return _Tile(bits // 8, vec, _span(instr_bases), _span(vec_bases), _span(lane_bases),
+                 _span(warp_bases), table, tuple(shifts), pow2, valid)
+
+
+def _words(tile: _Tile, groups: np.ndarray) -> np.ndarray:
+    """Word indices `[warps, instructions, groups, lanes per group * words per lane element]`."""
+    flat = (tile.warp_flat[:, None, None, None, None] ^ tile.instr_flat[None, :, None, None, None]
+            ^ tile.lane_flat[groups][None, None, :, :, None] ^ tile.vec_flat[None, None, None, None, :])
+    valid = np.ones(flat.shape, dtype=bool)
+    if tile.valid_shape != tile.pow2_shape:
+        for shift, size, ext in zip(tile.shifts, tile.pow2_shape, tile.valid_shape, strict=True):
+            valid &= ((flat >> shift) & (size - 1)) < ext
+    byte = tile.table[flat] * tile.elem_bytes
+    words = np.where(valid, byte // 4, -1)
+    if tile.elem_bytes == 8:  # an 8-byte element covers two words
+        words = np.concatenate([words, np.where(valid, words + 1, -1)], axis=-1)
+    return words.reshape(words.shape[0], words.shape[1], words.shape[2], -1)
+
+
+def shared_access(params: TargetParams, distributed: str, shared: str, shape: Sequence[int], dtype: str,
+                  direction: str) -> SharedAccess:
+    """Simulate a local_store (`direction="store"`) / local_load (`"load"`) of a `shape` tile of `dtype`
+    in register layout `distributed` to/from shared encoding `shared` on the target of `params`."""
+    tile = _tile(distributed, shared, shape, dtype, direction)
+    vector_bytes = tile.vec * tile.elem_bytes
+    instruction = instruction_for(params, direction, vector_bytes)
+    groups = phase_groups(params, instruction)
+    if tile.lane_flat.size != groups.size:
+        raise EqsatError(f"the distributed layout has {tile.lane_flat.size} lanes per warp, target "
+                         f"'{params.name}' has {groups.size}")
+    shared_p: Mapping = params["shared"]
+    wf, ideal = lane_group_wavefronts(_words(tile, groups), int(shared_p["banks"]),
+                                      int(shared_p["bank_bytes"]), int(shared_p["wavefront_bytes"]))
+    per_instr = wf.sum(axis=2)  # [warps, instructions]
+    conflicts = (wf - ideal).max(axis=2)
+    uniform = bool((per_instr == per_instr[:1]).all() and (conflicts == conflicts[:1]).all())
+    return SharedAccess(
+        instruction=instruction, vector_bytes=vector_bytes, instructions=int(tile.instr_flat.size),
+        wavefronts=int(wf.sum()), ideal_wavefronts=int(ideal.sum()),
+        wavefronts_per_instruction=[int(x) for x in per_instr[0]],
+        conflicts_per_instruction=[int(x) for x in conflicts[0]],
+        warps=int(tile.warp_flat.size), warps_uniform=uniform)

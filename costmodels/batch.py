@@ -1,0 +1,71 @@
+"""Core of `eqsat cost bank-conflicts --batch`: one JSON case per line in, the same case plus counts out.
+
+Input line: `{"shape": [64, 64], "dtype": "f16", "distributed": "#ttg.blocked<...>",
+"shared": "#ttg.swizzled_shared<...>"}` (other keys are passed through). Output: the same object plus
+
+- `store_conflicts`, `load_conflicts`: Triton's definition, as Gluon's `bank_conflicts` counts them: the
+  excess wavefronts of one lane group (phase) of an `st.shared`/`ld.shared` instruction; the worst
+  instruction of the tile is reported (for linear layouts all instructions agree);
+- `store_wavefronts`, `load_wavefronts`: wavefronts per instruction (one warp, the worst instruction).
+
+Blank lines are skipped; a line that is not such an object raises `EqsatError` naming `filename:line`.
+The simulation is `eqsat.costmodels.banks.shared_access`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from eqsat.errors import EqsatError
+
+from .banks import SharedAccess, shared_access
+from .base import TargetParams, load_params
+
+REQUIRED = {"shape": list, "dtype": str, "distributed": str, "shared": str}
+
+
+def _case(line: str, filename: str, lineno: int) -> dict[str, Any]:
+    try:
+        case = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise EqsatError(f"not JSON: {err.msg}", filename, lineno, err.colno) from None
+    if not isinstance(case, dict):
+        raise EqsatError("expected a JSON object", filename, lineno)
+    for key, kind in REQUIRED.items():
+        if key not in case:
+            raise EqsatError(f"missing key '{key}'", filename, lineno)
+        if not isinstance(case[key], kind):
+            raise EqsatError(f"'{key}' must be a {kind.__name__}", filename, lineno)
+    shape = case["shape"]
+    if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+        raise EqsatError(f"'shape' must be a list of positive integers, not {shape}", filename, lineno)
+    return case
+
+
+def _access(params: TargetParams, case: dict[str, Any], direction: str, filename: str,
+            lineno: int) -> SharedAccess:
+    try:
+        return shared_access(params, case["distributed"], case["shared"], case["shape"], case["dtype"],
+                             direction)
+    except EqsatError as err:
+        raise EqsatError(err.message, filename, lineno) from None
+
+
+def bank_conflicts_lines(lines: Iterable[str], target: str, filename: str) -> Iterator[str]:
+    """For each non-blank input line (a JSON case), one output line: the case plus the four counts."""
+    try:
+        params = load_params(target)
+    except KeyError as err:
+        raise EqsatError(str(err.args[0]), filename) from None
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        case = _case(line, filename, lineno)
+        out = dict(case)
+        for direction in ("store", "load"):
+            acc = _access(params, case, direction, filename, lineno)
+            out[f"{direction}_conflicts"] = acc.triton_conflicts
+            out[f"{direction}_wavefronts"] = max(acc.wavefronts_per_instruction, default=0)
+        yield json.dumps(out)
