@@ -21,6 +21,8 @@ models use.
     Tile.gather_global(op, idx, axis, L, ty)    the gather of global load `op`'s tile done as an indirect
                                                 global load of only the gathered elements
     s.local_load(L, ty)                local_load of shared buffer s in L
+    Tile.elementwise(op, a, L, ty)     elementwise dm op `op` (kind other, e.g. arith.mulf) of one tile a in L
+    Tile.elementwise2(op, a, b, L, ty) elementwise dm op `op` of two tiles a, b (same shape, layout L)
 
     Smem.alloc(op, t, enc)             local_alloc `op` initialised from t, with shared encoding enc
     Smem.buffer(op, enc)               mutable local_alloc `op` (written by local_store/async copies)
@@ -38,6 +40,20 @@ Analyses (functions filled by rules or by Python when the graph is encoded; rule
     layout_of(t) -> Layout             the layout of a Tile class
     warp_local(idx_layout, axis, ty)   relation: a gather with this index layout is warp-local
     legal(kind, op, enc)               relation: staging/encoding `kind` is legal for op with enc
+    ty_of(t) -> String                 the type text ("64x32xf32") of a Tile class
+
+Facts computed in Python by the rule families' `seed` (eqsat.rules) and required by their rules:
+
+    same_layout(a, b, ty)              a and b are the same F2 map on a tile of type ty (text may differ)
+    load_candidate(op, L)              global (or indirect) load `op` may be issued in layout L
+    via_candidate(a, b, m, ty)         a conversion a -> b of a ty tile may go through layout m
+    convert_enc(a, b, ty, enc)         a conversion a -> b may go through shared memory with encoding enc
+    convert_enc_synth(a, b, ty, enc)   ... with an XOR swizzle synthesised by z3 (eqsat.egraph.proofs)
+    alloc_enc(op, enc)                 shared allocation `op` may use encoding enc
+    alloc_enc_synth(op, enc)           ... an encoding synthesised by z3
+    gather_layout(idx, axis, ty, W)    W is a warp-local layout for a gather with index layout idx
+    mask_free_axis(op, axis)           the mask of global load `op` does not depend on coordinate `axis`
+    stages_for(op, n)                  the loop around load `op` can be pipelined with n buffers
 """
 
 from __future__ import annotations
@@ -82,6 +98,12 @@ class Tile(Expr):
     @classmethod
     def gather_global(cls, op: i64Like, idx: Tile, axis: i64Like, layout: Layout, ty: StringLike) -> Tile: ...
 
+    @classmethod
+    def elementwise(cls, op: i64Like, a: Tile, layout: Layout, ty: StringLike) -> Tile: ...
+
+    @classmethod
+    def elementwise2(cls, op: i64Like, a: Tile, b: Tile, layout: Layout, ty: StringLike) -> Tile: ...
+
 
 class Smem(Expr):
     """A shared-memory buffer with its encoding."""
@@ -123,5 +145,25 @@ def layout_of(t: Tile) -> Layout: ...
 
 warp_local = relation("warp_local", Layout, i64, String)
 legal = relation("legal", String, i64, SharedEnc)
+made_by = relation("made_by", Tile, String)
+smem_made_by = relation("smem_made_by", Smem, String)
 
-__all__ = ["Layout", "SharedEnc", "Tile", "Smem", "Sink", "layout_of", "warp_local", "legal", "Unit", "i64"]
+
+@function(merge=lambda old, new: old)
+def ty_of(t: Tile) -> String: ...
+
+
+same_layout = relation("same_layout", Layout, Layout, String)
+load_candidate = relation("load_candidate", i64, Layout)
+via_candidate = relation("via_candidate", Layout, Layout, Layout, String)
+convert_enc = relation("convert_enc", Layout, Layout, String, SharedEnc)
+convert_enc_synth = relation("convert_enc_synth", Layout, Layout, String, SharedEnc)
+alloc_enc = relation("alloc_enc", i64, SharedEnc)
+alloc_enc_synth = relation("alloc_enc_synth", i64, SharedEnc)
+gather_layout = relation("gather_layout", Layout, i64, String, Layout)
+mask_free_axis = relation("mask_free_axis", i64, i64)
+stages_for = relation("stages_for", i64, i64)
+
+__all__ = ["Layout", "SharedEnc", "Tile", "Smem", "Sink", "layout_of", "warp_local", "legal", "Unit", "i64",
+           "ty_of", "same_layout", "load_candidate", "via_candidate", "convert_enc", "convert_enc_synth",
+           "alloc_enc", "alloc_enc_synth", "gather_layout", "mask_free_axis", "stages_for"]

@@ -1,0 +1,202 @@
+"""z3 proofs about F2 index maps (linear layouts), and z3 synthesis of conflict-free XOR swizzles.
+
+A `LinearLayout` over F2 is a matrix: the flattened input (in-dims, first least significant) is a
+bit-vector `x`, the output the XOR of the columns of the set bits of `x`. `bitvec_map` builds that
+function as a z3 bit-vector term, so properties over *all* inputs are proved by asking z3 for a
+counterexample and getting `unsat`:
+
+    prove_bijective(L)        square, and no x != y with L(x) == L(y)       (a swizzle fills its buffer)
+    prove_equal(F, G)         no x with F(x) != G(x)                        (same map, any text)
+    prove_conversion(a, b)    b(X(x)) == a(x) for X = a.invert_and_compose(b)  (converts are right)
+    prove_fold(a, b, c)       a(X_ba(X_cb(x))) == c(x): two chained converts fetch what one does
+
+Each returns a `Proof` (`ok`, and a counterexample text when not). `synthesize_xor_swizzle` asks z3 for
+an XOR swizzle `col' = col ^ M row` (bijective by construction) under which the store of one register
+layout and the load of another are both conflict-free for a target's phase table (`lane groups` served
+by one shared-memory wavefront per access width).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import z3
+
+from eqsat.layout import LinearLayout
+
+
+@dataclass
+class Proof:
+    ok: bool
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _columns(ll: LinearLayout) -> list[int]:
+    """The matrix columns as integers (flattened out bits, first out-dim least significant)."""
+    m = ll.matrix()
+    return [int(sum(int(m[r, c]) << r for r in range(m.shape[0]))) for c in range(m.shape[1])]
+
+
+def bitvec_map(ll: LinearLayout, x: z3.BitVecRef) -> z3.BitVecRef:
+    """L(x) as a z3 term over an input bit-vector of `total_in_bits` bits."""
+    n_out = max(1, ll.total_out_bits())
+    acc = z3.BitVecVal(0, n_out)
+    for i, col in enumerate(_columns(ll)):
+        bit = z3.Extract(i, i, x)
+        acc = acc ^ z3.If(bit == 1, z3.BitVecVal(col, n_out), z3.BitVecVal(0, n_out))
+    return acc
+
+
+def _solve(*constraints: z3.BoolRef) -> z3.ModelRef | None:
+    s = z3.Solver()
+    s.set("timeout", 20000)
+    s.add(*constraints)
+    r = s.check()
+    if r == z3.unknown:
+        raise TimeoutError("z3 gave up")
+    return s.model() if r == z3.sat else None
+
+
+def prove_bijective(ll: LinearLayout) -> Proof:
+    """L is a bijection from its inputs onto its outputs (e.g. a swizzle onto its buffer)."""
+    n_in, n_out = ll.total_in_bits(), ll.total_out_bits()
+    if n_in != n_out:
+        return Proof(False, f"not square: {n_in} input bits, {n_out} output bits")
+    if n_in == 0:
+        return Proof(True)
+    x, y = z3.BitVec("x", n_in), z3.BitVec("y", n_in)
+    m = _solve(x != y, bitvec_map(ll, x) == bitvec_map(ll, y))
+    if m is None:
+        return Proof(True)
+    return Proof(False, f"inputs {m.eval(x)} and {m.eval(y)} map to the same output "
+                        f"{m.eval(bitvec_map(ll, x))}")
+
+
+def prove_equal(f: LinearLayout, g: LinearLayout) -> Proof:
+    """f and g are the same map (same in-dims and out-dims, in order and size)."""
+    if f.in_dim_sizes != g.in_dim_sizes or f.out_dim_sizes != g.out_dim_sizes:
+        return Proof(False, f"dims differ: {f.in_dim_sizes}->{f.out_dim_sizes} vs "
+                            f"{g.in_dim_sizes}->{g.out_dim_sizes}")
+    n = f.total_in_bits()
+    if n == 0:
+        return Proof(True)
+    x = z3.BitVec("x", n)
+    m = _solve(bitvec_map(f, x) != bitvec_map(g, x))
+    if m is None:
+        return Proof(True)
+    return Proof(False, f"input {m.eval(x)}: {m.eval(bitvec_map(f, x))} vs {m.eval(bitvec_map(g, x))}")
+
+
+def _compose_equal(chain: Sequence[LinearLayout], target: LinearLayout) -> Proof:
+    """chain[-1](...chain[0](x)) == target(x) for every x (maps given with matching dim names)."""
+    n = chain[0].total_in_bits()
+    if n != target.total_in_bits():
+        return Proof(False, "input widths differ")
+    if n == 0:
+        return Proof(True)
+    x = z3.BitVec("x", n)
+    term: z3.BitVecRef = x
+    for k, ll in enumerate(chain):
+        width = ll.total_in_bits()
+        cur = term.size()
+        if cur < width:
+            term = z3.ZeroExt(width - cur, term)
+        elif cur > width:
+            return Proof(False, f"map {k} takes {width} bits, gets {cur}")
+        term = bitvec_map(ll, term) if width else z3.BitVecVal(0, max(1, ll.total_out_bits()))
+    want = bitvec_map(target, x)
+    if term.size() != want.size():
+        return Proof(False, f"output widths differ: {term.size()} vs {want.size()}")
+    m = _solve(term != want)
+    if m is None:
+        return Proof(True)
+    return Proof(False, f"slot {m.eval(x)}: chain gives {m.eval(term)}, target {m.eval(want)}")
+
+
+def prove_conversion(a: LinearLayout, b: LinearLayout) -> Proof:
+    """The conversion X = a.invert_and_compose(b) fetches, for every slot x of a, the element a holds:
+    b(X(x)) == a(x)."""
+    x_map = a.invert_and_compose(b)
+    return _compose_equal([x_map, b.transpose_outs(list(a.out_dims))], a)
+
+
+def prove_fold(a: LinearLayout, b: LinearLayout, c: LinearLayout) -> Proof:
+    """convert(convert(t, a, b), b, c) == convert(t, a, c): slot x of c ends up holding what a holds at
+    X_ba(X_cb(x)), which must be c(x)."""
+    x_cb = c.invert_and_compose(b)
+    x_ba = b.invert_and_compose(a)
+    return _compose_equal([x_cb, x_ba, a.transpose_outs(list(c.out_dims))], c)
+
+
+# ------------------------------------------------------------------------------------------ synthesis
+@dataclass
+class AccessPattern:
+    """One warp-collective shared access: which coordinate each lane's vector starts at, how many bytes a
+    lane moves per instruction, and the lane groups one wavefront serves (the target's phase table)."""
+
+    lane_coords: list[tuple[int, int]]  # (row, col) for lane 0..n-1 at register 0, warp 0
+    vector_bytes: int
+    phases: list[list[int]]
+
+
+def _bank_conflict_pairs(p: AccessPattern) -> list[tuple[int, int]]:
+    """Lane pairs of one phase that read different vectors: they must land in different banks."""
+    pairs = []
+    for group in p.phases:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if p.lane_coords[a] != p.lane_coords[b]:
+                    pairs.append((a, b))
+    return pairs
+
+
+def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
+                           accesses: Sequence[AccessPattern]) -> list[list[int]] | None:
+    """An XOR swizzle of a row-major `rows x cols` buffer (offset = row * cols + (col ^ M row), M acting
+    on whole `vec`-element vectors) under which every access is conflict-free, as `#ttg.shared_linear`
+    offset bases ([dim0, dim1] per offset bit), or None when z3 proves there is none of this form."""
+    rb, cb, vb = rows.bit_length() - 1, cols.bit_length() - 1, vec.bit_length() - 1
+    if (1 << rb) != rows or (1 << cb) != cols or (1 << vb) != vec or vb > cb:
+        raise ValueError("synthesis needs power-of-two rows, cols and vec <= cols")
+    free = cb - vb  # column bits a swizzle may flip (whole vectors only)
+    m = [[z3.Bool(f"m_{i}_{j}") for j in range(free)] for i in range(rb)]  # row bit i flips col bit vb+j
+    word_shift = max(0, (4 // elem_bytes).bit_length() - 1)
+
+    def bank_bits(row: int, col: int) -> list[z3.BoolRef]:
+        # element offset bits of row-major (row, col ^ M row); bank = (offset*elem_bytes/4) mod 32
+        bits: list[z3.BoolRef] = []
+        for k in range(cb):
+            b = z3.BoolVal(bool((col >> k) & 1))
+            if k >= vb:
+                for i in range(rb):
+                    if (row >> i) & 1:
+                        b = z3.Xor(b, m[i][k - vb])
+            bits.append(b)
+        for i in range(rb):
+            bits.append(z3.BoolVal(bool((row >> i) & 1)))
+        return bits
+
+    s = z3.Solver()
+    s.set("timeout", 20000)
+    for p in accesses:
+        lo = (p.vector_bytes // elem_bytes).bit_length() - 1  # offset bits inside one lane's vector
+        hi = (128 // elem_bytes).bit_length() - 1  # offset bits inside one 128-byte wavefront
+        lo, hi = max(lo, word_shift), hi
+        for a, b in _bank_conflict_pairs(p):
+            ba, bb = bank_bits(*p.lane_coords[a]), bank_bits(*p.lane_coords[b])
+            s.add(z3.Or([z3.Xor(ba[k], bb[k]) for k in range(lo, min(hi, len(ba)))] or [z3.BoolVal(False)]))
+    r = s.check()
+    if r != z3.sat:
+        return None
+    model = s.model()
+    mat = [[bool(z3.is_true(model.eval(m[i][j], model_completion=True))) for j in range(free)]
+           for i in range(rb)]
+    bases: list[list[int]] = [[0, 1 << k] for k in range(cb)]  # offset bits: columns first
+    for i in range(rb):
+        flip = sum(1 << (vb + j) for j in range(free) if mat[i][j])
+        bases.append([1 << i, flip])
+    return bases
