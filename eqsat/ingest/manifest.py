@@ -5,7 +5,9 @@ A manifest is a TOML file with an optional `[defaults]` table and an array of `[
 or `.ttir`) or a Python `@triton.jit` function, named by a file relative to the manifest (`path`) or an
 installed module (`module`), plus `function`. A Python entry carries everything Triton's JIT would
 specialize a launch on (signature, constexprs, which arguments are 16-divisible, which integers equal 1)
-and a `launch` table that says how to build the arguments and grid for running it on a GPU.
+and a `launch` table that says how to build the arguments and grid for running it on a GPU. An optional
+`bench` table (same schema as `launch`) gives a larger launch that fills a GPU, for `eqsat bench`; it
+must keep the specialization (tests check it with `launch.check_consistency`).
 
 Loading never stops at a bad entry: `load_manifest` returns the entries that validated and, separately,
 one `EqsatError` per bad entry, each naming the manifest, the entry's line and the problem. Only a file
@@ -28,7 +30,7 @@ KNOWN_TARGETS = ("h100", "h200", "mi300x")
 _PYTHON_KEYS = {
     "name", "path", "module", "function", "signature", "constexprs", "divisible", "equal_to_1",
     "large_tensors", "none", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
-    "description",
+    "bench", "description",
 }
 _FILE_KEYS = {"name", "file", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags",
               "description"}
@@ -69,6 +71,7 @@ class KernelSpec:
     tags: tuple[str, ...] = ()
     launch: dict[str, Any] | None = None
     description: str = ""
+    bench: dict[str, Any] | None = None  # optional larger launch (same schema) for timing on a GPU
 
     @property
     def kind(self) -> str:
@@ -277,10 +280,14 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
     if launch is None:
         raise fail("needs a [kernel.launch] table (grid and args) to be runnable")
     _check_launch(launch, signature, fail)
+    bench = entry.get("bench")
+    if bench is not None:
+        _check_launch(bench, signature, fail, key="bench")
 
     return KernelSpec(name=name, manifest=label, line=line, path=path, module=module, function=function,
                       signature=dict(signature), constexprs=dict(constexprs), divisible=divisible,
-                      equal_to_1=equal_to_1, none=none, large_tensors=large, launch=launch, **common)
+                      equal_to_1=equal_to_1, none=none, large_tensors=large, launch=launch, bench=bench,
+                      **common)
 
 
 def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
@@ -332,50 +339,50 @@ def _valid_type(ty: str) -> bool:
     return base in _INT_TYPES or base in _FLOAT_TYPES or base in TRITON_TO_DTYPE
 
 
-def _check_launch(launch: Any, signature: dict[str, str], fail: Any) -> None:
+def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = "launch") -> None:
     """Shape checks of the launch table; consistency with the specialization is `launch.check_consistency`."""
     if not isinstance(launch, dict):
-        raise fail("'launch' must be a table")
+        raise fail(f"'{key}' must be a table")
     bad = set(launch) - {"grid", "args", "allocator"}
     if bad:
-        raise fail(f"launch: unknown key(s) {', '.join(sorted(bad))}")
+        raise fail(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
     grid = launch.get("grid")
     if (not isinstance(grid, list) or not 1 <= len(grid) <= 3
             or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 1 for g in grid)):
-        raise fail("launch.grid must be a list of 1 to 3 positive integers")
+        raise fail(f"{key}.grid must be a list of 1 to 3 positive integers")
     args = launch.get("args")
     if not isinstance(args, dict):
-        raise fail("launch.args must be a table (runtime parameter -> tensor table or scalar)")
+        raise fail(f"{key}.args must be a table (runtime parameter -> tensor table or scalar)")
     runtime = [k for k, ty in signature.items() if ty != "constexpr"]
     missing = [k for k in runtime if k not in args]
     if missing:
-        raise fail(f"launch.args: missing runtime argument(s) {', '.join(missing)}")
+        raise fail(f"{key}.args: missing runtime argument(s) {', '.join(missing)}")
     for k, v in args.items():
         if k not in signature:
-            raise fail(f"launch.args: '{k}' is not in the signature")
+            raise fail(f"{key}.args: '{k}' is not in the signature")
         if signature[k] == "constexpr":
-            raise fail(f"launch.args: '{k}' is a constexpr; give it in 'constexprs'")
+            raise fail(f"{key}.args: '{k}' is a constexpr; give it in 'constexprs'")
         if isinstance(v, dict):
-            _check_tensor_arg(k, v, fail)
+            _check_tensor_arg(f"{key}.args.{k}", v, fail)
         elif not isinstance(v, (int, float, bool)):
-            raise fail(f"launch.args: '{k}' must be a tensor table or a number")
+            raise fail(f"{key}.args: '{k}' must be a tensor table or a number")
 
 
 def _check_tensor_arg(k: str, v: dict[str, Any], fail: Any) -> None:
     bad = set(v) - {"shape", "dtype", "init", "offset", "output"}
     if bad:
-        raise fail(f"launch.args.{k}: unknown key(s) {', '.join(sorted(bad))}")
+        raise fail(f"{k}: unknown key(s) {', '.join(sorted(bad))}")
     shape = v.get("shape")
     if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s >= 1 for s in shape):
-        raise fail(f"launch.args.{k}: 'shape' must be a non-empty list of positive integers")
+        raise fail(f"{k}: 'shape' must be a non-empty list of positive integers")
     if v.get("dtype") not in TORCH_DTYPES:
-        raise fail(f"launch.args.{k}: unknown dtype {v.get('dtype')!r} (known: {', '.join(TORCH_DTYPES)})")
+        raise fail(f"{k}: unknown dtype {v.get('dtype')!r} (known: {', '.join(TORCH_DTYPES)})")
     try:
         parse_init(v.get("init", ""))
     except ValueError as e:
-        raise fail(f"launch.args.{k}: {e}") from None
+        raise fail(f"{k}: {e}") from None
     off = v.get("offset", 0)
     if not isinstance(off, int) or off < 0:
-        raise fail(f"launch.args.{k}: 'offset' must be a non-negative integer (elements)")
+        raise fail(f"{k}: 'offset' must be a non-negative integer (elements)")
     if not isinstance(v.get("output", False), bool):
-        raise fail(f"launch.args.{k}: 'output' must be true or false")
+        raise fail(f"{k}: 'output' must be true or false")
