@@ -1,0 +1,334 @@
+"""Shared plumbing of the NVIDIA and AMD cost models: cached layouts, element sizes, launch scaling, and
+the conversion of counts into nanoseconds with a target's parameters.
+
+Numbers come from `costmodels/params/<target>.toml` through `Rates.of(params)`; every key has a
+documented default (used when a parameter file lacks it) so that a missing number is visible in one place.
+
+Launch scaling (per-op costs are per kernel launch):
+
+* CTAs: `kernel["grid"]` (the manifest's launch grid, attached by `eqsat cost kernel`) or the op's
+  `info["guard"]["grid_programs"]`; when neither is known, one CTA per SM (one full wave), so a per-launch
+  time equals the time of one CTA running alone on its SM.
+* Loop trips: an op at `depth > 0` runs once per iteration of its loops. The guard of a masked access
+  records the tiles it evaluated (programs x loop iterations, iterations exact up to 64 per loop); without
+  a guard the model assumes `assumed_loop_trips` (default 8) per nesting level.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from eqsat.costmodels.base import Cost, CostModel, TargetParams
+
+from eqsat.errors import EqsatError
+from eqsat.layout import GuardedLayout, LinearLayout
+
+GUARD_MAX_PROGRAMS = 256  # eqsat.dm.guard.MAX_PROGRAMS: programs a guard report evaluates at most
+
+_BITS = {"i1": 8, "i8": 8, "i16": 16, "i32": 32, "i64": 64, "f16": 16, "bf16": 16, "f32": 32, "f64": 64,
+         "tf32": 32, "index": 64}
+
+
+def dtype_bits(dtype: str | None) -> int:
+    """Bits of one element as stored in registers/shared memory (`i1` is stored as a byte; pointers 64)."""
+    if not dtype:
+        return 32
+    d = dtype.strip()
+    if d in _BITS:
+        return _BITS[d]
+    if d.startswith("!tt.ptr") or d.startswith("ptr"):
+        return 64
+    if d.lower().startswith("f8") or d.lower().startswith("f4"):
+        return 8
+    m = re.fullmatch(r"[iuf](\d+)", d)
+    if m:
+        return max(8, int(m.group(1)))
+    raise EqsatError(f"unknown element type '{dtype}'")
+
+
+def dtype_bytes(dtype: str | None) -> int:
+    return dtype_bits(dtype) // 8
+
+
+@lru_cache(maxsize=8192)
+def _cached(text: str, shape: tuple[int, ...]) -> LinearLayout | GuardedLayout:
+    from eqsat.ir.layouts import layout_from_text
+
+    return layout_from_text(text, shape)
+
+
+def layout_of(text: str, shape: tuple[int, ...] | list[int]) -> LinearLayout | GuardedLayout:
+    """The (cached) linear layout of an encoding text on `shape` (a GuardedLayout when not powers of 2).
+    Bad text raises EqsatError."""
+    return _cached(text.strip(), tuple(int(s) for s in shape))
+
+
+def pow2_layout(text: str, shape: tuple[int, ...] | list[int]) -> LinearLayout:
+    """The power-of-two layout Triton really runs (the padded one for ragged shapes)."""
+    ll = layout_of(text, shape)
+    return ll.layout if isinstance(ll, GuardedLayout) else ll
+
+
+@dataclass(frozen=True)
+class Rates:
+    """A target's throughputs, read from its parameter file with documented defaults."""
+
+    clock_ghz: float  # SM/CU clock
+    sms: int  # SMs (NVIDIA) or CUs (AMD)
+    warp_size: int
+    hbm_tb_s: float  # HBM bandwidth (TB/s = bytes per ns / 1000)
+    sector_bytes: int  # global memory sector (32 B on both families)
+    shared_bytes_per_clock: int  # per SM/CU: one wavefront (bank cycle) per clock = 128 B
+    shared_bytes_per_block: int  # shared-memory capacity available to one CTA
+    shuffles_per_clock: float  # warp-wide shuffle instructions per clock per SM/CU (results / warp size)
+    selects_per_clock: float  # warp-wide ALU instructions (selects, lane index math) per clock per SM/CU
+    lsu_per_clock: float  # warp-wide global memory instructions issued per clock per SM/CU
+    barrier_clocks: float  # latency of one CTA-wide barrier ([barrier] latency_ns)
+    async_clocks: float  # issue + wait of one async copy group ([cp_async] issue_ns)
+    tma_clocks: float  # descriptor fetch + mbarrier expect/wait of one TMA copy ([tma] issue_ns)
+    assumed_loop_trips: int  # trips per loop level when the guard does not say
+    random_gather_wavefronts: float  # expected wavefronts of a warp-wide scalar load at random rows
+
+    @staticmethod
+    def of(params: TargetParams) -> Rates:
+        """Read the numbers of a parameter file (keys of costmodels/params/*.toml; defaults documented
+        here are only used when a file lacks the key)."""
+        g = params.get
+        amd = params.model == "amd"
+        shared = g("shared", {}) or {}
+        shuffle = g("shuffle", {}) or {}
+        warp = int(g("warp_size", 64 if amd else 32))
+        clock = float(g("clock_ghz", 2.1 if amd else 1.98))
+        results = float(shuffle.get("results_per_clock_per_cu" if amd else "results_per_clock_per_sm", 32))
+        return Rates(
+            clock_ghz=clock,
+            sms=int(g("cus", 304) if amd else g("sms", 132)),
+            warp_size=warp,
+            hbm_tb_s=float(g("hbm_gbps", 5300 if amd else 3350)) / 1000.0,
+            sector_bytes=int(g("l2_sector_bytes", 32)),
+            shared_bytes_per_clock=int(shared.get("bytes_per_clock_per_cu" if amd
+                                                  else "bytes_per_clock_per_sm", 128)),
+            shared_bytes_per_block=int(shared.get("capacity_per_block_bytes", 65536 if amd else 232448)),
+            shuffles_per_clock=results / warp,
+            # issue of plain ALU warp instructions (selects, lane arithmetic): 4 schedulers / SIMDs
+            selects_per_clock=float(g("alu_warp_instructions_per_clock", 4.0)),
+            lsu_per_clock=float(g("lsu_warp_instructions_per_clock", 1.0)),
+            barrier_clocks=float((g("barrier", {}) or {}).get("latency_ns", 20.0)) * clock,
+            async_clocks=float((g("cp_async", {}) or {}).get("issue_ns", 10.0)) * clock,
+            tma_clocks=float((g("tma", {}) or {}).get("issue_ns", 100.0)) * clock,
+            assumed_loop_trips=int(g("assumed_loop_trips", 8)),
+            random_gather_wavefronts=float(g("random_gather_wavefronts", 3.5)),
+        )
+
+    # ---- counts -> nanoseconds (counts are per launch, summed over CTAs and warps)
+    def per_sm_clocks_to_ns(self, clocks_total: float) -> float:
+        """Work of `clocks_total` SM-clocks spread evenly over all SMs."""
+        return clocks_total / self.sms / self.clock_ghz
+
+    def global_ns(self, sectors: float) -> float:
+        return sectors * self.sector_bytes / (self.hbm_tb_s * 1000.0)
+
+    def issue_ns(self, transactions: float) -> float:
+        return self.per_sm_clocks_to_ns(transactions / self.lsu_per_clock)
+
+    def shared_ns(self, wavefronts: float) -> float:
+        per_clock = self.shared_bytes_per_clock / 128.0
+        return self.per_sm_clocks_to_ns(wavefronts / per_clock)
+
+    def shuffle_ns(self, shuffles: float) -> float:
+        return self.per_sm_clocks_to_ns(shuffles / self.shuffles_per_clock)
+
+    def select_ns(self, selects: float) -> float:
+        return self.per_sm_clocks_to_ns(selects / self.selects_per_clock)
+
+    def barrier_ns(self, barriers: float) -> float:
+        return self.per_sm_clocks_to_ns(barriers * self.barrier_clocks)
+
+    def async_ns(self, groups: float) -> float:
+        return self.per_sm_clocks_to_ns(groups * self.async_clocks)
+
+    def tma_ns(self, transfers: float) -> float:
+        return self.per_sm_clocks_to_ns(transfers * self.tma_clocks)
+
+
+def num_ctas(op: Mapping[str, Any], kernel: Mapping[str, Any] | None, rates: Rates) -> int:
+    """CTAs of the launch: the kernel's grid, else the op's guard, else one per SM (one wave)."""
+    if kernel is not None and kernel.get("grid"):
+        return max(1, math.prod(int(g) for g in kernel["grid"]))
+    guard = (op.get("info") or {}).get("guard") or {}
+    if guard.get("grid_programs"):
+        return int(guard["grid_programs"])
+    return rates.sms
+
+
+def loop_trips(op: Mapping[str, Any], rates: Rates) -> float:
+    """How many times the op runs per CTA (1 outside loops)."""
+    depth = int(op.get("depth") or 0)
+    if depth <= 0:
+        return 1.0
+    guard = (op.get("info") or {}).get("guard") or {}
+    if guard.get("evaluated") and guard.get("tiles") and guard.get("grid_programs"):
+        programs = min(int(guard["grid_programs"]), GUARD_MAX_PROGRAMS)
+        return max(1.0, guard["tiles"] / programs)
+    return float(rates.assumed_loop_trips) ** depth
+
+
+def warps_of(kernel: Mapping[str, Any] | None, default: int = 4) -> int:
+    return int((kernel or {}).get("num_warps") or default)
+
+
+# ------------------------------------------------------------------------------ the shared model class
+def _cost(terms: dict[str, float], ns: dict[str, float], **info: Any) -> Cost:
+    return Cost({k: float(v) for k, v in terms.items() if v}, {k: float(v) for k, v in ns.items() if v},
+                info=dict(info))
+
+
+class MovementModel(CostModel):
+    """Everything both families share; `NvidiaModel`/`AmdModel` add their names and legality rules.
+
+    Tile-level methods (`shared_access`, `convert`, `convert_via_shared`, `gather`) price one CTA's tile
+    (`info["ctas"]` = 1); `op_cost` scales them to the launch (CTAs x loop trips) and `global_access`
+    is per launch (it has the op)."""
+
+    def __init__(self, params: TargetParams):
+        super().__init__(params)
+        self.rates = Rates.of(params)
+        self._shared_cache: dict[tuple, Any] = {}  # bank simulations per (layouts, shape, dtype, direction)
+
+    # ---- shared memory
+    def _shared(self, distributed: str, shared: str, shape: Sequence[int], dtype: str, direction: str
+                ) -> tuple[Cost, Any]:
+        from eqsat.costmodels.banks import shared_access
+
+        dtype = "i64" if dtype.startswith("!tt.ptr") else dtype  # pointers move as 64-bit integers
+        key = (distributed, shared, tuple(int(s) for s in shape), dtype, direction)
+        acc = self._shared_cache.get(key)
+        if acc is None:
+            acc = shared_access(self.params, distributed, shared, key[2], dtype, direction)
+            self._shared_cache[key] = acc
+        eb = dtype_bytes(dtype)
+        nbytes = math.prod(int(s) for s in shape) * eb
+        cost = _cost({"shared_wavefronts": acc.wavefronts, "shared_conflicts": acc.conflicts,
+                      "shared_bytes": nbytes},
+                     {"shared": self.rates.shared_ns(acc.wavefronts)},
+                     instruction=acc.instruction, vector_bytes=acc.vector_bytes,
+                     wavefronts_per_instruction=acc.wavefronts_per_instruction,
+                     conflicts_per_instruction=acc.conflicts_per_instruction)
+        return cost, acc
+
+    def shared_access(self, distributed: str, shared: str, shape: Sequence[int], dtype: str,
+                      direction: str) -> Cost:
+        return self._shared(distributed, shared, shape, dtype, direction)[0]
+
+    # ---- layout conversions
+    def _warps(self, ll_text: str, shape: Sequence[int]) -> int:
+        ll = pow2_layout(ll_text, shape)
+        return ll.get_in_dim_size("warp") if ll.has_in_dim("warp") else 1
+
+    def convert(self, src: str, dst: str, shape: Sequence[int], dtype: str) -> Cost:
+        from eqsat.costmodels.conversion import classify_texts
+
+        shape = tuple(int(s) for s in shape)
+        plan = classify_texts(src, dst, shape, dtype_bits(dtype))
+        warps = self._warps(src, shape)
+        if plan.path in ("none", "registers"):
+            return _cost({}, {}, path=plan.path, dims=list(plan.remaining_dims))
+        if plan.path == "shuffle":
+            shuffles = plan.shuffles_per_thread * warps
+            selects = plan.selects_per_thread * warps
+            return _cost({"shuffle_rounds": shuffles, "shuffle_selects": selects},
+                         {"shuffle": self.rates.shuffle_ns(shuffles) + self.rates.select_ns(selects)},
+                         path="shuffle", mixed_transpositions=plan.mixed_transpositions)
+        assert plan.swizzle is not None
+        smem = plan.swizzle.shared_linear_text()
+        pshape = tuple(plan.swizzle.out_sizes.values())
+        cost = self._round_trip(src, dst, smem, pshape, dtype, plan.swizzle.num_reps,
+                                "warp" in plan.remaining_dims or "block" in plan.remaining_dims)
+        cost.info.update(path="shared", reps=plan.swizzle.num_reps, swizzle=smem,
+                         triton_conflicts={"read": plan.swizzle.triton_conflicts[0],
+                                           "write": plan.swizzle.triton_conflicts[1]})
+        return cost
+
+    def _round_trip(self, src: str, dst: str, shared: str, shape: Sequence[int], dtype: str, reps: int,
+                    cta_sync: bool) -> Cost:
+        store, _ = self._shared(src, shared, shape, dtype, "store")
+        load, _ = self._shared(dst, shared, shape, dtype, "load")
+        barriers = (2 * reps - 1) if cta_sync else 0
+        total = store + load + _cost({"barriers": barriers}, {"barrier": self.rates.barrier_ns(barriers)})
+        total.info = {"store": store.info, "load": load.info}
+        return total
+
+    def convert_via_shared(self, src: str, dst: str, shared: str, shape: Sequence[int], dtype: str) -> Cost:
+        cost = self._round_trip(src, dst, shared, shape, dtype, 1, True)
+        cost.info["path"] = "shared"
+        return cost
+
+    # ---- gather
+    def gather(self, src: str, index: str, src_shape: Sequence[int], index_shape: Sequence[int], axis: int,
+               dtype: str) -> Cost:
+        from eqsat.costmodels.gather import plan_gather
+
+        s = pow2_layout(src, src_shape)
+        i = pow2_layout(index, index_shape)
+        plan = plan_gather(s, i, int(axis))
+        warps = i.get_in_dim_size("warp") if i.has_in_dim("warp") else 1
+        if plan.warp_local:
+            shuffles = plan.shuffles_per_thread * warps
+            alu = plan.alu_per_thread * warps
+            return _cost({"shuffle_rounds": shuffles, "shuffle_selects": alu},
+                         {"shuffle": self.rates.shuffle_ns(shuffles) + self.rates.select_ns(alu)},
+                         path="warp_shuffle", source_registers_along_axis=plan.source_registers_along_axis)
+        return self.gather_shared(src, index, src_shape, index_shape, axis, dtype)
+
+    def gather_shared(self, src: str, index: str, src_shape: Sequence[int], index_shape: Sequence[int],
+                      axis: int, dtype: str) -> Cost:
+        """`emitGatherInShared`: the source stored whole (conflict-free rows), a barrier, then one scalar
+        load per index element at a random row (`random_gather_wavefronts` per warp instruction)."""
+        from eqsat.costmodels.gather import plan_gather
+
+        s = pow2_layout(src, src_shape)
+        i = pow2_layout(index, index_shape)
+        plan = plan_gather(s, i, int(axis))
+        warps = i.get_in_dim_size("warp") if i.has_in_dim("warp") else 1
+        eb = dtype_bytes(dtype)
+        store_wf = math.ceil(plan.source_elements * eb / 128)
+        load_wf = plan.index_registers * warps * self.rates.random_gather_wavefronts
+        nbytes = (plan.source_elements + plan.index_registers * warps * self.rates.warp_size) * eb
+        return _cost({"shared_wavefronts": store_wf + load_wf, "shared_bytes": nbytes, "barriers": 1},
+                     {"shared": self.rates.shared_ns(store_wf + load_wf),
+                      "barrier": self.rates.barrier_ns(1)},
+                     path="shared")
+
+    # ---- global memory
+    def global_access(self, op: Mapping[str, Any], layout: str | None = None,
+                      kernel: Mapping[str, Any] | None = None) -> Cost:
+        from eqsat.costmodels.global_memory import global_counts, tma_counts
+
+        if op.get("kind") in ("tma_load", "tma_store"):
+            c = tma_counts(op, self.rates.sector_bytes)
+        else:
+            c = global_counts(op, layout, self.rates.warp_size, self.rates.sector_bytes)
+        scale = num_ctas(op, kernel, self.rates) * loop_trips(op, self.rates)
+        sectors = c.sectors * scale
+        transactions = c.transactions * scale
+        return _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
+                      "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale},
+                     {"global": self.rates.global_ns(sectors), "issue": self.rates.issue_ns(transactions)},
+                     vector_bytes=c.vector_bytes, scale=scale)
+
+    # ---- legality
+    def legality(self, kind: str, **params: Any) -> str | None:
+        from eqsat.costmodels.legality import legality
+
+        return legality(self.params, kind, **params)
+
+    # ---- one dm op
+    def op_cost(self, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+        from eqsat.costmodels.op_costs import cost_of_op
+
+        return cost_of_op(self, op, kernel)

@@ -1,0 +1,104 @@
+"""Global memory accesses: bytes, 32-byte sectors, warp instructions and wasted bytes of one dm access.
+
+Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the dm op's `access`:
+
+* vector width: the op's own `vector_bytes`, or, when priced in another register `layout`, the largest
+  run of consecutive registers along the fastest dim in that layout (`contiguous_elements`) times the
+  element size, capped at 16 bytes and by the access's contiguity and alignment (in elements);
+* contiguous / indirect with contiguous rows: runs of `contiguity` elements along the fastest dim, each
+  run touching `ceil(run bytes / 32)` sectors (an indirect gather of contiguous rows: sectors per row x
+  rows; a random scalar gather, contiguity 1: one sector per element);
+* strided (the fastest dim's stride is not 1): one sector per element unless the stride in bytes is
+  known and below 32 (then neighbours share sectors);
+* masks: `info["guard"]` of a non-power-of-two tile gives the masked fraction; masked elements move no
+  data but their lanes are issued: their bytes count as `wasted_bytes`, as do the unused bytes of
+  fetched sectors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eqsat.costmodels.common import dtype_bytes, pow2_layout
+
+MAX_VECTOR_BYTES = 16
+
+
+@dataclass
+class GlobalCounts:
+    bytes: float
+    sectors: float
+    transactions: float  # warp instructions, summed over the CTA's warps
+    wasted_bytes: float
+    vector_bytes: int
+
+
+def _fastest(access: Mapping[str, Any], rank: int) -> int:
+    f = access.get("fastest_dim")
+    return rank - 1 if f is None else int(f)
+
+
+def vector_bytes_in(op: Mapping[str, Any], layout: str | None) -> int:
+    """Bytes per lane per instruction when the access is issued in `layout` (default: the op's own)."""
+    access = op.get("access") or {}
+    eb = dtype_bytes(op.get("dtype"))
+    shape = op.get("shape") or [1]
+    if layout is None:
+        vb = access.get("vector_bytes")
+        return int(vb) if vb else eb
+    fastest = _fastest(access, len(shape))
+    ll = pow2_layout(layout, shape)
+    run = ll.contiguous_elements("register", f"dim{fastest}")
+    cap = min(int(access.get("contiguity") or 1), max(1, int(access.get("alignment") or 1)))
+    elems = max(1, min(run, cap, max(1, MAX_VECTOR_BYTES // eb)))
+    elems = 1 << (elems.bit_length() - 1)
+    return elems * eb
+
+
+def _masked_fraction(op: Mapping[str, Any]) -> float:
+    guard = (op.get("info") or {}).get("guard") or {}
+    if guard.get("evaluated") and guard.get("elements"):
+        return float(guard["masked_elements"]) / float(guard["elements"])
+    return 0.0
+
+
+def global_counts(op: Mapping[str, Any], layout: str | None, warp_size: int, sector_bytes: int = 32
+                  ) -> GlobalCounts:
+    """Per-CTA-tile counts of the global access `op` issued in `layout` (or its own)."""
+    access = op.get("access") or {}
+    shape = [int(s) for s in (op.get("shape") or [1])]
+    eb = dtype_bytes(op.get("dtype"))
+    elems = math.prod(1 << (max(1, s) - 1).bit_length() for s in shape)  # padded tile
+    masked = _masked_fraction(op)
+    valid = elems * (1.0 - masked)
+    vb = vector_bytes_in(op, layout)
+    vec_elems = max(1, vb // eb)
+    transactions = elems / (warp_size * vec_elems)
+    klass = access.get("class", "contiguous")
+    fastest = _fastest(access, len(shape))
+    strides = access.get("strides") or []
+    inner_stride = strides[fastest] if fastest < len(strides) else 1
+    contiguity = max(1, int(access.get("contiguity") or 1))
+    if klass == "strided" or (klass != "indirect" and inner_stride not in (1, None)):
+        if isinstance(inner_stride, int) and 0 < inner_stride * eb < sector_bytes:
+            per_elem = inner_stride * eb / sector_bytes
+        else:
+            per_elem = 1.0
+        sectors = valid * per_elem
+    else:
+        run = min(contiguity, shape[fastest] if shape else 1)
+        run = max(1, run)
+        sectors = (valid / run) * math.ceil(run * eb / sector_bytes)
+    useful = valid * eb
+    wasted = max(0.0, sectors * sector_bytes - useful) + (elems - valid) * eb
+    return GlobalCounts(useful, sectors, transactions, wasted, vb)
+
+
+def tma_counts(op: Mapping[str, Any], sector_bytes: int = 32) -> GlobalCounts:
+    """A TMA copy of its box: whole sectors, one transfer."""
+    box = (op.get("info") or {}).get("box") or op.get("shape") or [1]
+    nbytes = math.prod(int(b) for b in box) * dtype_bytes(op.get("dtype"))
+    return GlobalCounts(nbytes, math.ceil(nbytes / sector_bytes), 1, 0.0, 16)
