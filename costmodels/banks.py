@@ -44,11 +44,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from eqsat.errors import EqsatError
-from eqsat.layout import GuardedLayout, LinearLayout, build_pow2, next_pow2
+from eqsat.layout import LinearLayout, build_pow2, next_pow2
 from eqsat.layout.shared import PaddedSharedLayout
 
 from .base import TargetParams
@@ -234,11 +235,25 @@ class _Tile:
     instr_flat: np.ndarray  # [instructions] flat index of register part (vector element 0)
     vec_flat: np.ndarray  # [vec] flat index offsets of the vector elements
     lane_flat: np.ndarray  # [lanes]
+    lane_active: np.ndarray  # [lanes] False for lanes predicated off (store of a lane-broadcast layout)
     warp_flat: np.ndarray  # [warps issuing]
     table: np.ndarray  # flat tensor index -> physical offset (elements)
     shifts: tuple[int, ...]
     pow2_shape: tuple[int, ...]
     valid_shape: tuple[int, ...]
+
+
+@lru_cache(maxsize=512)
+def _layouts(distributed: str, shared: str, pow2: tuple[int, ...]
+             ) -> tuple[LinearLayout, LinearLayout, PaddedSharedLayout | None]:
+    """The register layout, the shared layout (`offset -> index`; for padded_shared its linear component)
+    and the padded layout if any, for power-of-two `pow2`. Memoised: layouts are pure functions of text."""
+    rkind, rparams = _encoding(distributed, DISTRIBUTED_KINDS, "distributed")
+    skind, sparams = _encoding(shared, SHARED_KINDS, "shared")
+    reg = _build(rkind, rparams, pow2, "distributed")
+    padded = _padded(sparams, pow2) if skind == "padded_shared" else None
+    smem = padded.linear if padded is not None else _build(skind, sparams, pow2, "shared")
+    return reg, smem, padded
 
 
 def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direction: str) -> _Tile:
@@ -249,13 +264,7 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
         raise EqsatError(f"bad tile shape {list(shape)}")
     pow2 = tuple(next_pow2(s) for s in valid)
     bits = element_bits(dtype)
-    rkind, rparams = _encoding(distributed, DISTRIBUTED_KINDS, "distributed")
-    skind, sparams = _encoding(shared, SHARED_KINDS, "shared")
-    reg = _build(rkind, rparams, pow2, "distributed")
-    if isinstance(reg, GuardedLayout):  # pragma: no cover - build_pow2 never guards
-        reg = reg.layout
-    padded = _padded(sparams, pow2) if skind == "padded_shared" else None
-    smem = padded.linear if padded is not None else _build(skind, sparams, pow2, "shared")
+    reg, smem, padded = _layouts(distributed, shared, pow2)
     names = [f"dim{i}" for i in range(len(pow2))]
     if list(reg.out_dims) != names or list(smem.out_dims) != names:
         raise EqsatError(f"encodings do not have rank {len(pow2)} of shape {list(shape)}")
@@ -270,7 +279,7 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
     logical = np.full(numel, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(logical, off_flat, np.arange(off_flat.size, dtype=np.int64))
     if (logical == np.iinfo(np.int64).max).any():
-        raise EqsatError(f"shared encoding {skind} does not cover every element of shape {list(shape)}")
+        raise EqsatError(f"shared encoding {shared} does not cover every element of shape {list(shape)}")
     table = np.asarray(padded.padded_offset(logical)) if padded is not None else logical
 
     reg_bases = [b for b in _in_bases(reg, "register", shifts) if b != 0]  # actionRemoveBroadcastedRegs
@@ -285,9 +294,12 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
     vec, chosen = largest_vector(reg_off, other_off, max_elems)
     vec_bases = [reg_bases[i] for i in chosen]
     instr_bases = [b for i, b in enumerate(reg_bases) if i not in chosen]
-    if direction == "store":
-        warp_bases = [b for b in warp_bases if b != 0]  # broadcast warps are predicated off
-    return _Tile(bits // 8, vec, _span(instr_bases), _span(vec_bases), _span(lane_bases),
+    lane_active = np.ones(1 << len(lane_bases), dtype=bool)
+    if direction == "store":  # lanes and warps holding a copy of another's data are predicated off
+        warp_bases = [b for b in warp_bases if b != 0]
+        copy_mask = sum(1 << i for i, b in enumerate(lane_bases) if b == 0)
+        lane_active = (np.arange(lane_active.size) & copy_mask) == 0
+    return _Tile(bits // 8, vec, _span(instr_bases), _span(vec_bases), _span(lane_bases), lane_active,
                  _span(warp_bases), table, tuple(shifts), pow2, valid)
 
 
@@ -295,7 +307,7 @@ def _words(tile: _Tile, groups: np.ndarray) -> np.ndarray:
     """Word indices `[warps, instructions, groups, lanes per group * words per lane element]`."""
     flat = (tile.warp_flat[:, None, None, None, None] ^ tile.instr_flat[None, :, None, None, None]
             ^ tile.lane_flat[groups][None, None, :, :, None] ^ tile.vec_flat[None, None, None, None, :])
-    valid = np.ones(flat.shape, dtype=bool)
+    valid = np.broadcast_to(tile.lane_active[groups][None, None, :, :, None], flat.shape).copy()
     if tile.valid_shape != tile.pow2_shape:
         for shift, size, ext in zip(tile.shifts, tile.pow2_shape, tile.valid_shape, strict=True):
             valid &= ((flat >> shift) & (size - 1)) < ext
