@@ -714,6 +714,16 @@ def lift(module: TTModule, kernel: str | None = None, target: str | None = None,
 lift_module = lift
 
 
+def source_ops(module: TTModule, func: Operation | None = None) -> list[Operation]:
+    """The Triton op each dm op of `func` (default: the first `tt.func`) was lifted from, indexed by dm op
+    id: `source_ops(m)[i]` is the op behind `{"id": i}` of `eqsat ingest --format json`."""
+    funcs = functions(module)
+    if not funcs:
+        raise EqsatError("no tt.func in module", module.filename)
+    lifter = Lifter(module, func if func is not None else funcs[0], Locations(module))
+    return [p.op for p in lifter.plan()]
+
+
 def print_dm(module: ModuleOp) -> str:
     import io
 
