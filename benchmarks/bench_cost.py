@@ -75,7 +75,8 @@ def main() -> int:
                          "op_max_ms": round(max(op_ms), 2),
                          "movement_ops": len(move_ms),
                          "movement_op_median_ms": round(statistics.median(move_ms), 4),
-                         "kernels": len(kernel_ms), "kernel_median_ms": round(statistics.median(kernel_ms), 3),
+                         "kernels": len(kernel_ms),
+                         "kernel_median_ms": round(statistics.median(kernel_ms), 3),
                          "kernel_max_ms": round(max(kernel_ms), 2)}
         cold = res["cold"]
         res["goals_met"] = cold["movement_op_median_ms"] < 1 and cold["kernel_median_ms"] < 50
