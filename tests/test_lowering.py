@@ -171,3 +171,33 @@ def test_wgmma_operand_needs_nvmma():
     enc = "#ttg.swizzled_shared<{vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]}>"
     with pytest.raises(LoweringError, match="warp_group_dot.*nvmma_shared"):
         lower(module, plan_of(case[1], case[2], [Choice(i, "shared_encoding", {"encoding": enc}, "t")]))
+
+
+def test_warp_shuffle_needs_a_warp_local_layout_and_compiles():
+    from eqsat.plan import Choice
+
+    for target, lanes in (("h100", 32), ("mi300x", 64)):
+        case = next(c for c in CASES if c[1] == "gather_rows_warp_local" and c[2] == target)
+        module = parsed(*case)
+        i = next(i for i, op in enumerate(source_ops(module)) if op_name_of(op) == "tt.gather")
+        local = f"#ttg.blocked<{{sizePerThread = [1, 2], threadsPerWarp = [{lanes // 16}, 16], warpsPerCTA = [4, 1], order = [1, 0]}}>"
+        out = lower(module, plan_of(case[1], target, [Choice(i, "gather_strategy", {"strategy": "warp_shuffle", "layout": local}, "t")]))
+        text = print_ttgir(out)
+        assert "efficient_layout" in text and "sizePerThread = [1, 2]" in text
+        compile_text(text, target, case[1])
+        across = f"#ttg.blocked<{{sizePerThread = [1, 1], threadsPerWarp = [{lanes}, 1], warpsPerCTA = [1, 4], order = [0, 1]}}>"
+        with pytest.raises(LoweringError, match="not warp-local"):
+            lower(module, plan_of(case[1], target, [Choice(i, "gather_strategy", {"strategy": "warp_shuffle", "layout": across}, "t")]))
+
+
+def test_machine_code_differs_only_when_the_code_does():
+    from eqsat.lowering.machine_code import machine_code_differs
+
+    case = next(c for c in CASES if c[1] == "transpose_2d" and c[2] == "h100")
+    text = kernel_text(*case)
+    assert not machine_code_differs(text, text, "h100", case[1])
+    canonical = print_ttgir(parse_ttgir(text), canonical=True)
+    assert canonical != text and not machine_code_differs(text, canonical, "h100", case[1])
+    module = parsed(*case)
+    via = lower(module, plan_of(case[1], case[2], choices(module, "convert_path_shared")))
+    assert machine_code_differs(text, print_ttgir(via), "h100", case[1])
