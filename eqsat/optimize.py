@@ -1,0 +1,355 @@
+"""The optimizer driver: one kernel x target -> Plan, and a corpus run that writes a run directory.
+
+    optimize_kernel(kernel, target, options) -> OptimizeResult   (kernel: a KernelIR or a dm JSON kernel)
+        encode (eqsat.egraph.encode) -> rule families phase by phase under limits (eqsat.egraph.schedule)
+        -> greedy extraction (egglog) and, under a size bound, exact extraction (z3) with the target's
+        node prices (eqsat.egraph.costs) -> choices (eqsat.egraph.decode) -> Plan
+    optimize(ttgir_text, target="h100") -> Plan            the Python API (also `eqsat.optimize`)
+    optimize_paths(paths, targets, out_dir, options, jobs) -> rows of run.json   (`eqsat optimize`)
+
+cost_before is the price of the input program (always in the e-graph), cost_after the extracted one; the
+extracted plan can never cost more (asserted for the exact extraction; a greedy result that would cost
+more than the input is replaced by the input). A plan whose predicted gain is below `min_gain_frac` of
+the input cost or `min_gain_ns` is not applied: the identity plan, with the reason in `extraction`.
+
+Run directory (design.md): `DIR/<kernel>/<target>/{input.ttgir, optimized.ttgir, plan.json}`, plus
+`spec.json` for kernels of a manifest (the KernelSpec, paths relative to the repository root) and with
+`dump_egraph` `egraph.json`/`egraph.dot`; `DIR/run.json` lists every kernel x target with its status.
+Each kernel x target runs alone: a failure is that row's `status: "error"` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eqsat.egraph.schedule import Limits, Phase, ScheduleReport
+from eqsat.errors import EqsatError
+from eqsat.plan import Plan
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The lowering fills this hook: (input_ttgir, optimized_ttgir, target) -> whether the machine code differs.
+# Until then `changed` means "plan not identity and the optimized text differs from the input".
+changed_by_machine_code: Callable[[str, str, str], bool] | None = None
+
+
+@dataclass
+class OptimizeOptions:
+    limits: Limits = field(default_factory=Limits)
+    min_gain_frac: float = 0.02
+    min_gain_ns: float = 50.0
+    exact_node_limit: int = 2000
+    dump_egraph: bool = False
+    use_rules: bool = True
+
+
+@dataclass
+class OptimizeResult:
+    plan: Plan
+    encoded: Any  # EncodedKernel
+    graph: Any  # SerializedEGraph
+    schedule: ScheduleReport
+
+
+def rule_families() -> list[Any]:
+    """The registry's rule families in phase order (eqsat.rules.families)."""
+    from eqsat.rules import families
+
+    return families()
+
+
+def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None) -> OptimizeResult:
+    """Saturate, extract and decode one kernel (a KernelIR with its dm, or a dm JSON dict) on `target`."""
+    from eqsat.costmodels.base import cost_sum, model_for
+    from eqsat.egraph.costs import EgglogCostModel, GraphPrices, NodePricer
+    from eqsat.egraph.decode import DecodeContext, decode
+    from eqsat.egraph.encode import encode_kernel
+    from eqsat.egraph.extract import (
+        dag_cost,
+        exact_extract,
+        greedy_extract,
+        reachable_selected,
+        term_selection,
+    )
+    from eqsat.egraph.schedule import run_schedule
+    from eqsat.egraph.serialized import SerializedEGraph
+
+    opts = options or OptimizeOptions()
+    kernel_json = _kernel_json(kernel, target)
+    try:
+        model = model_for(target)
+    except KeyError as e:
+        raise EqsatError(str(e).strip("'\"")) from None
+    t0 = time.perf_counter()
+    enc = encode_kernel(kernel_json, target)
+    if enc.root is None:
+        raise EqsatError(f"kernel {enc.name} has no effect to optimize")
+    families = rule_families() if opts.use_rules else []
+    phases = [Phase(f.name, [f.ruleset], seed=_seeder(f, enc, model)) for f in families]
+    report = run_schedule(enc.egraph, phases, opts.limits)
+
+    t1 = time.perf_counter()
+    graph = SerializedEGraph.from_egraph(enc.egraph)
+    pricer = NodePricer(model, kernel_json)
+    prices = GraphPrices(graph, pricer)
+    root, original = term_selection(graph, enc.root)
+    before_ns = dag_cost(graph, original, root, prices)
+    term, greedy_ns = greedy_extract(enc.egraph, enc.root, EgglogCostModel.for_pricer(pricer))
+    _, greedy_sel = term_selection(graph, term)
+    greedy_check = dag_cost(graph, greedy_sel, root, prices)
+    t2 = time.perf_counter()
+    exact = exact_extract(graph, root, prices, node_limit=opts.exact_node_limit)
+    t3 = time.perf_counter()
+    if exact is not None:
+        assert exact.cost_ns <= before_ns + 1e-6 * max(1.0, abs(before_ns)), \
+            f"exact extraction ({exact.cost_ns} ns) costs more than the input ({before_ns} ns)"
+    extraction: dict[str, Any] = {
+        "greedy_ns": _num(greedy_check), "egglog_greedy_ns": _num(greedy_ns),
+        "exact_ns": _num(exact.cost_ns) if exact else None,
+        "gap_ns": _num(greedy_check - exact.cost_ns) if exact else None,
+        "greedy_seconds": round(t2 - t1, 4), "exact_seconds": round(t3 - t2, 4),
+        "exact_skipped": None if exact else f"over {opts.exact_node_limit} nodes or z3 gave up",
+        "prices_computed": pricer.calls,
+    }
+    selection, method = greedy_sel, "greedy"
+    if exact is not None and exact.cost_ns <= greedy_check:
+        selection, method = exact.selection, "exact"
+    after_ns = dag_cost(graph, selection, root, prices)
+    if after_ns > before_ns:
+        selection, method, after_ns = original, "input (greedy costlier than the input)", before_ns
+    extraction["method"] = method
+
+    rule_kinds = {r.name: getattr(r, "plan_choice", "") for f in families for r in f.rules}
+    choices = decode(DecodeContext(enc, graph, prices, root, original, selection, rule_kinds,
+                                   report.rule_matches))
+    gain = before_ns - after_ns
+    margin = max(opts.min_gain_ns, opts.min_gain_frac * before_ns) if math.isfinite(before_ns) else 0.0
+    if choices and not gain >= margin:
+        extraction["applied"] = False
+        extraction["not_applied_reason"] = (
+            f"predicted gain {gain:.1f} ns is below the margin {margin:.1f} ns "
+            f"(max of {opts.min_gain_ns} ns and {opts.min_gain_frac:.0%})")
+        extraction["rejected_choices"] = len(choices)
+        choices, selection, after_ns = [], original, before_ns
+    else:
+        extraction["applied"] = bool(choices)
+
+    def selected_cost(sel: dict[str, str]) -> dict[str, Any]:
+        costs = [prices.cost(sel.get(c) or graph.classes[c][0]) for c in reachable_selected(graph, sel, root)]
+        return cost_sum(costs).to_json()
+
+    plan = Plan(kernel=enc.name, target=target, cost_before=selected_cost(original),
+                cost_after=selected_cost(selection), choices=choices,
+                egraph={"nodes": graph.size(), "classes": len(graph.classes), "rows": report.nodes,
+                        "seconds": round(report.seconds, 4), "stop_reason": report.stop_reason,
+                        "stopped_in": report.stopped_in, "iterations": report.iterations,
+                        "overrun_s": round(report.overrun_s, 4), "rule_matches": report.rule_matches,
+                        "phases": [asdict(p) for p in report.phases],
+                        "families": [f.name for f in families],
+                        "total_seconds": round(time.perf_counter() - t0, 4)},
+                extraction=extraction)
+    return OptimizeResult(plan, enc, graph, report)
+
+
+def optimize(ttgir_text: str, target: str = "h100", options: OptimizeOptions | None = None) -> Plan:
+    """The Python API: parse a TTGIR text, lift it and return the plan for `target`."""
+    from eqsat.dm.lift import lift_module
+    from eqsat.ir.parser import parse_ttgir
+    from eqsat.targets import get_target
+
+    get_target(target)
+    module = parse_ttgir(ttgir_text, "<input>")
+    dm = lift_module(module, kernel=None, target=target)
+    return optimize_kernel(dm, target, options).plan
+
+
+def _seeder(family: Any, enc: Any, model: Any) -> Callable[[], None]:
+    return lambda: family.seed(enc.egraph, enc, model)
+
+
+def _kernel_json(kernel: Any, target: str) -> dict[str, Any]:
+    from eqsat.dm.json import dm_to_json
+
+    if isinstance(kernel, dict):
+        return kernel
+    dm = getattr(kernel, "dm", kernel)
+    return dm_to_json(dm, target)
+
+
+def _num(x: float) -> float | None:
+    return None if math.isinf(x) or math.isnan(x) else round(x, 3)
+
+
+# ------------------------------------------------------------------------------------------ corpus runs
+
+
+@dataclass
+class Task:
+    name: str
+    target: str
+    source: str
+    ttgir: str
+    launch: dict[str, Any] | None
+    out_dir: str
+    spec: dict[str, Any] | None
+
+
+RUN_FIELDS = ("kernel", "target", "status", "cost_before", "cost_after", "changed", "egraph_nodes", "seconds",
+              "error")
+
+
+def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, options: OptimizeOptions,
+                   jobs: int = 1, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Optimize every kernel of every path for every target; write the run directory; return run.json."""
+    from eqsat.pipeline import front_end
+    from eqsat.targets import TARGETS
+
+    for t in targets:
+        if t not in TARGETS:
+            raise EqsatError(f"unknown target '{t}' (known: {', '.join(TARGETS)})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    tasks: list[Task] = []
+    specs = {p: _specs_of(p) for p in paths}
+    for k in front_end(paths, targets, lift=False):
+        if not k.ok:
+            rows.append(_error_row(k.name, k.target, str(k.error), 0.0))
+            continue
+        kdir = out / _safe(k.name) / k.target
+        tasks.append(Task(k.name, k.target, k.source, k.ttgir, k.launch, str(kdir),
+                          specs.get(k.source, {}).get(k.name)))
+    if jobs > 1 and len(tasks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: forking a process that holds egglog/z3/triton threads can deadlock the children
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_run_task, tasks, [options] * len(tasks)))
+    else:
+        results = [_run_task(t, options) for t in tasks]
+    rows.extend(results)
+    order = {(t.name, t.target): i for i, t in enumerate(tasks)}
+    rows.sort(key=lambda r: order.get((r["kernel"], r["target"]), -1))
+    (out / "run.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def _run_task(task: Task, options: OptimizeOptions) -> dict[str, Any]:
+    """One kernel x target, isolated: any failure becomes this row's error."""
+    t0 = time.perf_counter()
+    try:
+        return _optimize_task(task, options, t0)
+    except EqsatError as e:
+        return _error_row(task.name, task.target, str(e), time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - a bug in one kernel's run must not stop the corpus
+        msg = f"{task.source}: error: {task.name} [{task.target}]: {type(e).__name__}: {e}"
+        return _error_row(task.name, task.target, msg.splitlines()[0], time.perf_counter() - t0)
+
+
+def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str, Any]:
+    from eqsat.dm.lift import Launch, lift_module
+    from eqsat.ir.parser import parse_ttgir
+    from eqsat.ir.printer import print_ttgir
+
+    kdir = Path(task.out_dir)
+    kdir.mkdir(parents=True, exist_ok=True)
+    (kdir / "input.ttgir").write_text(task.ttgir)
+    if task.spec is not None:
+        (kdir / "spec.json").write_text(json.dumps(task.spec, indent=2) + "\n")
+    label = f"{task.source}:{task.name}[{task.target}].ttgir"
+    module = parse_ttgir(task.ttgir, label)
+    dm = lift_module(module, kernel=task.name, target=task.target, launch=Launch.from_manifest(task.launch))
+    result = optimize_kernel(dm, task.target, options)
+    plan = result.plan
+    plan.save(kdir / "plan.json")
+    if options.dump_egraph:
+        from eqsat.egraph.dump import write_dumps
+
+        write_dumps(result.encoded.egraph, result.graph, kdir)
+    if plan.is_identity:
+        optimized = print_ttgir(module)
+    else:
+        from eqsat.lowering import lower
+
+        kernel_json = result.encoded.kernel
+        optimized = print_ttgir(lower(module, plan, kernel_json))
+    (kdir / "optimized.ttgir").write_text(optimized)
+    if changed_by_machine_code is not None:
+        changed = bool(changed_by_machine_code(task.ttgir, optimized, task.target))
+    else:
+        changed = not plan.is_identity and optimized != print_ttgir(module)
+    return {"kernel": task.name, "target": task.target, "status": "ok",
+            "cost_before": plan.cost_before.get("total_ns"), "cost_after": plan.cost_after.get("total_ns"),
+            "changed": changed, "egraph_nodes": plan.egraph.get("nodes"),
+            "seconds": round(time.perf_counter() - t0, 4), "error": None,
+            "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices)}
+
+
+def _error_row(name: str, target: str, error: str, seconds: float) -> dict[str, Any]:
+    return {"kernel": name, "target": target, "status": "error", "cost_before": None, "cost_after": None,
+            "changed": False, "egraph_nodes": None, "seconds": round(seconds, 4), "error": error}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _specs_of(path: str) -> dict[str, dict[str, Any]]:
+    """name -> KernelSpec as JSON (paths relative to the repository root) for a manifest; {} otherwise."""
+    if not path.endswith(".toml") or not os.path.exists(path):
+        return {}
+    from eqsat.ingest import load_specs
+
+    try:
+        specs, _errors = load_specs(path)
+    except EqsatError:
+        return {}
+    out = {}
+    for spec in specs:
+        data = asdict(spec)
+        for key in ("manifest", "file", "path"):
+            if data.get(key) and os.path.isabs(str(data[key])):
+                data[key] = os.path.relpath(str(data[key]), REPO_ROOT)
+        data["repo_root_relative"] = True
+        out[spec.name] = data
+    return out
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """The table `eqsat optimize` prints: kernel, target, predicted ns before/after, changed, time, size."""
+    header = (f"{'kernel':34} {'target':7} {'status':6} {'before ns':>11} {'after ns':>11} {'changed':>7} "
+              f"{'s':>7} {'nodes':>6}  stop")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        def ns(v: Any) -> str:
+            return "-" if v is None else f"{v:.1f}"
+
+        lines.append(f"{r['kernel'][:34]:34} {r['target']:7} {r['status']:6} {ns(r['cost_before']):>11} "
+                     f"{ns(r['cost_after']):>11} {str(r['changed']).lower():>7} {r['seconds']:7.2f} "
+                     f"{r['egraph_nodes'] if r['egraph_nodes'] is not None else '-':>6}  "
+                     f"{r.get('stop_reason') or ''}")
+    ok = sum(1 for r in rows if r["status"] == "ok")
+    lines.append(f"\n{ok} of {len(rows)} kernel x target optimized; "
+                 f"{sum(1 for r in rows if r['changed'])} changed")
+    return "\n".join(lines)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module makes `eqsat.optimize` name the module, not the function of eqsat/__init__.py;
+    calling the module calls `optimize`, so `eqsat.optimize(ttgir_text, target)` works either way."""
+
+    def __call__(self, ttgir_text: str, target: str = "h100", **kwargs: Any) -> Plan:
+        return optimize(ttgir_text, target, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
