@@ -133,7 +133,14 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
                                    report.rule_matches))
     gain = before_ns - after_ns
     margin = max(opts.min_gain_ns, opts.min_gain_frac * before_ns) if math.isfinite(before_ns) else 0.0
-    if choices and not gain >= margin:
+    if choices and not math.isfinite(before_ns):
+        # Triton compiled the input, so an infinite price is the model's error: never act on it
+        extraction["applied"] = False
+        extraction["not_applied_reason"] = ("the cost model prices the input program as illegal: "
+                                            f"{_input_illegal(graph, original, root, prices)}")
+        extraction["rejected_choices"] = len(choices)
+        choices, selection, after_ns = [], original, before_ns
+    elif choices and not gain >= margin:
         extraction["applied"] = False
         extraction["not_applied_reason"] = (
             f"predicted gain {gain:.1f} ns is below the margin {margin:.1f} ns "
@@ -170,6 +177,18 @@ def optimize(ttgir_text: str, target: str = "h100", options: OptimizeOptions | N
     module = parse_ttgir(ttgir_text, "<input>")
     dm = lift_module(module, kernel=None, target=target)
     return optimize_kernel(dm, target, options).plan
+
+
+def _input_illegal(graph: Any, original: dict[str, str], root: str, prices: Any) -> str:
+    from eqsat.egraph.extract import reachable_selected
+
+    for cid in reachable_selected(graph, original, root):
+        nid = original.get(cid) or graph.classes[cid][0]
+        cost = prices.cost(nid)
+        if cost.illegal:
+            node = graph.nodes[nid]
+            return f"{node.head} ({cost.illegal})"
+    return "unknown"
 
 
 def _seeder(family: Any, enc: Any, model: Any) -> Callable[[], None]:
@@ -281,8 +300,7 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
     else:
         from eqsat.lowering import lower
 
-        kernel_json = result.encoded.kernel
-        optimized = print_ttgir(lower(module, plan, kernel_json))
+        optimized = print_ttgir(lower(module, plan))
     (kdir / "optimized.ttgir").write_text(optimized)
     if changed_by_machine_code is not None:
         changed = bool(changed_by_machine_code(task.ttgir, optimized, task.target))
