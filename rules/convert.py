@@ -13,7 +13,7 @@ Every rule keeps the term-language invariant (one Tile e-class = one value in on
 The seed states, per dm `convert` op: `same_layout` when source and destination are equal F2 maps,
 `load_candidate(load, dst)` when the source is a global load, and `via_candidate` for the other register
 layouts of the kernel with the same shape (at most `MAX_VIA` of them). Shared encodings for via_shared
-come from the swizzle family's seed.
+start from `default_encodings` (the swizzle family's seed adds the other candidates).
 """
 
 from __future__ import annotations
@@ -225,6 +225,17 @@ def op_ty(op_json: dict[str, Any]) -> str:
     return ty_text(op_json["shape"], op_json["dtype"])
 
 
+def default_encodings(shape: tuple[int, ...], dtype: str, target: str) -> list[str]:
+    """The shared encodings convert.via_shared starts from: the widest-vector swizzle with the most phases
+    and a padded row (the swizzle family's seed adds the other candidates)."""
+    from eqsat.rules.swizzle import candidate_encodings
+
+    cands = candidate_encodings(shape, dtype, target)
+    swizzled = [c for c in cands if c.startswith("#ttg.swizzled_shared")]
+    padded_enc = [c for c in cands if c.startswith("#ttg.padded_shared")]
+    return swizzled[-1:] + padded_enc[:1]
+
+
 def seed(egraph: EGraph, encoded: Any, model: Any) -> None:
     kernel = kernel_json(encoded)
     ops = {o["id"]: o for o in kernel["ops"]}
@@ -243,6 +254,8 @@ def seed(egraph: EGraph, encoded: Any, model: Any) -> None:
         producer = ops.get(o["inputs"][0]) if o.get("inputs") else None
         if producer is not None and producer["kind"] in ("load", "indirect_load"):
             facts.append(load_candidate(producer["id"], Layout(dst)))
+        for enc_text in default_encodings(shape, o["dtype"], str(kernel.get("target", "h100"))):
+            facts.append(convert_enc(Layout(src), Layout(dst), t_s, SharedEnc(enc_text)))
         mids = sorted(by_shape.get(shape, set()) - {src, dst})[:MAX_VIA]
         facts.extend(via_candidate(Layout(src), Layout(dst), Layout(mid), t_s) for mid in mids)
     if facts:

@@ -188,7 +188,11 @@ def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
         lo, hi = max(lo, word_shift), hi
         for a, b in _bank_conflict_pairs(p):
             ba, bb = bank_bits(*p.lane_coords[a]), bank_bits(*p.lane_coords[b])
-            s.add(z3.Or([z3.Xor(ba[k], bb[k]) for k in range(lo, min(hi, len(ba)))] or [z3.BoolVal(False)]))
+            # different banks, or the very same word/vector (a broadcast, no conflict)
+            in_window = [z3.Xor(ba[k], bb[k]) for k in range(lo, min(hi, len(ba)))]
+            above = [z3.Xor(ba[k], bb[k]) for k in range(hi, len(ba))]
+            s.add(z3.Or(*in_window, z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
+                  if in_window else z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
     r = s.check()
     if r != z3.sat:
         return None
