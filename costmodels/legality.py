@@ -68,8 +68,10 @@ def tma(params: TargetParams, box: Sequence[int], elem_bytes: int, rank: int | N
     if swizzle:
         if swizzle not in [int(x) for x in t.get("swizzle_bytes", [0, 32, 64, 128])]:
             return f"TMA swizzle {swizzle} B is not one of {t.get('swizzle_bytes')}"
-        if inner > swizzle:
-            return f"TMA inner box of {inner} B exceeds the {swizzle} B swizzle span"
+        # Triton cuts a wider block into boxes of one swizzle span (getTMABlockShape) and issues one copy
+        # per box, so a block wider than the span is legal when it is a whole number of spans
+        if inner > swizzle and inner % swizzle:
+            return f"TMA inner block of {inner} B is not a whole number of {swizzle} B swizzle spans"
     if t.get("triton_block_dims_pow2", True):
         bad = [int(b) for b in box if not _pow2(int(b))]
         if bad:
