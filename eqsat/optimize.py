@@ -67,8 +67,10 @@ def rule_families() -> list[Any]:
     return families()
 
 
-def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None) -> OptimizeResult:
-    """Saturate, extract and decode one kernel (a KernelIR with its dm, or a dm JSON dict) on `target`."""
+def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None,
+                    grid: list[int] | None = None) -> OptimizeResult:
+    """Saturate, extract and decode one kernel (a KernelIR with its dm, or a dm JSON dict) on `target`.
+    `grid` (the launch's program grid, when known) scales every node price to the same number of CTAs."""
     from eqsat.costmodels.base import cost_sum, model_for
     from eqsat.egraph.costs import EgglogCostModel, GraphPrices, NodePricer
     from eqsat.egraph.decode import DecodeContext, decode
@@ -85,6 +87,8 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
 
     opts = options or OptimizeOptions()
     kernel_json = _kernel_json(kernel, target)
+    if grid and not kernel_json.get("grid"):
+        kernel_json = {**kernel_json, "grid": [int(g) for g in grid]}
     try:
         model = model_for(target)
     except KeyError as e:
@@ -288,7 +292,7 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
     label = f"{task.source}:{task.name}[{task.target}].ttgir"
     module = parse_ttgir(task.ttgir, label)
     dm = lift_module(module, kernel=task.name, target=task.target, launch=Launch.from_manifest(task.launch))
-    result = optimize_kernel(dm, task.target, options)
+    result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"))
     plan = result.plan
     plan.save(kdir / "plan.json")
     if options.dump_egraph:

@@ -22,6 +22,13 @@ them off the classes) ask the same question and get the same cached `Cost`.
     Sink.local_store(op, s, t)              model.shared_access(layout(t), enc(s), ..., "store")
     value, elementwise, use, use_smem, seq, Layout, SharedEnc, literals       free (no data movement)
 
+Scale: the model's tile-level methods (convert, via_shared, gather, shared_access) price one CTA's tile
+while `global_access` prices the whole launch, so the pricer passes the kernel (with its launch `grid`)
+to `global_access` and multiplies every tile-level price by the same CTA count (`num_ctas`), and by the
+loop trips of the node's op where the node names one (Smem.*, Sink.local_store). Nodes without an op
+(convert, via_shared, gather, local_load) count one trip: a conversion inside a loop is under-weighted
+against the loop's loads; the corpus's converts and gathers sit outside loops.
+
 An illegal node costs infinity (`Cost.illegal` set). A constructor the pricer does not know raises
 `EqsatError`: a new term must get a price before it can be extracted.
 """
@@ -35,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eqsat.costmodels.base import Cost, CostModel
+from eqsat.costmodels.common import loop_trips, num_ctas
 from eqsat.egraph.encode import parse_ty, ty_text
 from eqsat.errors import EqsatError
 
@@ -72,6 +80,14 @@ class NodePricer:
         self.ops = {int(o["id"]): o for o in kernel["ops"]}
         self._cache: dict[tuple[str, str, tuple[Any, ...]], Cost] = {}
         self.calls = 0
+        rates = getattr(model, "rates", None)
+        self.ctas = float(num_ctas({}, kernel, rates)) if rates is not None else 1.0
+
+    def _tile(self, cost: Cost, op: Mapping[str, Any] | None = None) -> Cost:
+        """A tile-level price scaled to the launch (CTAs, and the op's loop trips when it has one)."""
+        rates = getattr(self.model, "rates", None)
+        trips = loop_trips(op, rates) if (op is not None and rates is not None) else 1.0
+        return cost.scaled(self.ctas * trips)
 
     # ---------------------------------------------------------------------------------------------- metas
 
@@ -121,10 +137,10 @@ class NodePricer:
                 return self._global(int(a[0]), a[1])
             if name == "convert":
                 src, dst, (shape, dtype) = a[1], a[2], parse_ty(a[3])
-                return m.convert(src, dst, shape, dtype)
+                return self._tile(m.convert(src, dst, shape, dtype))
             if name == "via_shared":
                 shape, dtype = parse_ty(a[4])
-                return m.convert_via_shared(a[1], a[3], a[2], shape, dtype)
+                return self._tile(m.convert_via_shared(a[1], a[3], a[2], shape, dtype))
             if name in ("gather", "gather_shared"):
                 src, idx, axis, ty = a[0], a[1], int(a[2]), a[4]
                 shape, dtype = parse_ty(ty)
@@ -133,23 +149,23 @@ class NodePricer:
                     if "strategy" not in inspect.signature(m.gather).parameters:
                         return Cost.infeasible(f"{m.target} model cannot price a gather through shared")
                     kwargs["strategy"] = "shared"
-                return m.gather(src.layout, idx.layout, src.shape, shape, axis, dtype, **kwargs)
+                return self._tile(m.gather(src.layout, idx.layout, src.shape, shape, axis, dtype, **kwargs))
             if name == "gather_global":
                 op = dict(self.ops[int(a[0])])
                 idx_shape, dtype = parse_ty(a[4])
                 access = dict(op.get("access") or {})
                 access["class"] = "indirect"
                 op.update(kind="indirect_load", shape=idx_shape, access=access, layout=a[3], dst_layout=a[3])
-                return m.global_access(op, None)
+                return m.global_access(op, None, self.kernel)
             if name == "local_load":
                 shape, dtype = parse_ty(a[2])
-                return m.shared_access(a[1], a[0].encoding, shape, dtype, "load")
+                return self._tile(m.shared_access(a[1], a[0].encoding, shape, dtype, "load"))
         if sort == "Smem":
             op = self.ops[int(a[0])]
             if name == "alloc":
                 t, enc = a[1], a[2]
                 cost = self._legal("shared_encoding", enc, op)
-                return cost + m.shared_access(t.layout, enc, t.shape, t.dtype, "store")
+                return cost + self._tile(m.shared_access(t.layout, enc, t.shape, t.dtype, "store"), op)
             if name == "buffer":
                 return self._legal("shared_encoding", a[1], op)
             if name == "staged":
@@ -159,13 +175,14 @@ class NodePricer:
                 return self._global(int(a[0]), a[1].layout)
             if name == "local_store":
                 s, t = a[1], a[2]
-                return m.shared_access(t.layout, s.encoding, t.shape, t.dtype, "store")
+                return self._tile(m.shared_access(t.layout, s.encoding, t.shape, t.dtype, "store"),
+                                  self.ops[int(a[0])])
         raise EqsatError(f"e-graph: the cost model has no price for constructor {sort}.{name}")
 
     def _global(self, oid: int, layout: str) -> Cost:
         op = self.ops[oid]
         own = op.get("layout") or op.get("dst_layout") or op.get("src_layout") or ""
-        return self.model.global_access(op, None if layout == own or not layout else layout)
+        return self.model.global_access(op, None if layout == own or not layout else layout, self.kernel)
 
     def _legal(self, kind: str, enc: str, op: Mapping[str, Any]) -> Cost:
         reason = self.model.legality(kind, encoding=enc, op=op, shape=op.get("shape"), dtype=op.get("dtype"))
@@ -180,11 +197,25 @@ class NodePricer:
             reason = m.legality(kind, **params)
             if reason:
                 return Cost.infeasible(reason)
-        cost = m.global_access(op, None)
+        cost = m.global_access(op, None, self.kernel)
         if mode == "sync":
             src = op.get("src_layout") or op.get("layout") or ""
-            cost = cost + m.shared_access(src, enc, op.get("shape") or [], op.get("dtype") or "", "store")
-        return cost
+            store = m.shared_access(src, enc, op.get("shape") or [], op.get("dtype") or "", "store")
+            return cost + self._tile(store, op)
+        # asynchronous copies also write the buffer: whole 128-byte wavefronts (cp.async 16-byte chunks
+        # and TMA boxes land contiguously), plus the issue/commit/wait or descriptor/mbarrier overhead
+        rates = getattr(m, "rates", None)
+        if rates is None:
+            return cost
+        shape = [int(x) for x in (op.get("shape") or [1])]
+        nbytes = math.prod(shape) * max(1, _dtype_bits(op.get("dtype") or "") // 8)
+        wavefronts = nbytes / 128
+        setup = "tma" if mode == "tma" else "async"
+        setup_ns = rates.tma_ns(1) if mode == "tma" else rates.async_ns(1)
+        write = Cost({"shared_wavefronts": wavefronts, "shared_bytes": float(nbytes),
+                      f"{setup}_setup": 1.0},
+                     {"shared": rates.shared_ns(wavefronts), setup: setup_ns})
+        return cost + self._tile(write, op)
 
 
 def _staging_legality(op: Mapping[str, Any], enc: str, mode: str) -> tuple[str, dict[str, Any]]:
