@@ -170,3 +170,10 @@ def test_summary_and_markdown_of_random_reports(rows: list[tuple[float, float]])
     assert len(table) == len(rows)
     assert md.count("**DIFF**") == len(rows) // 2
     assert "- amd (mi300x): target mi300x" in md
+
+
+def test_gpu_driver_script_reports_like_the_cli(tmp_path: Path) -> None:
+    """benchmarks/gpu_bench.py (what the GPU machines run, eqsat not installed) fails the same way."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_bench.py"), str(tmp_path / "nope")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert _one_line(proc) == f"{tmp_path / 'nope'}: error: run directory not found"
