@@ -33,7 +33,10 @@ def test_kernel_json_and_table() -> None:
     r = _run("kernel", "corpora/project.toml", "--target", "mi300x", "--format", "json")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
-    assert len(rows) == 30 and all(row["total_ns"] > 0 for row in rows)
+    from eqsat.ingest import load_specs
+
+    assert len(rows) == len(load_specs("corpora/project.toml"))
+    assert all(row["total_ns"] > 0 for row in rows)
     assert all("ops" in row["info"] for row in rows)
     t = _run("kernel", "corpora/project.toml", "--target", "h100")
     assert t.returncode == 0 and "total" in t.stdout and "gather" in t.stdout
