@@ -231,10 +231,10 @@ class MovementModel(CostModel):
         return ll.get_in_dim_size("warp") if ll.has_in_dim("warp") else 1
 
     def convert(self, src: str, dst: str, shape: Sequence[int], dtype: str) -> Cost:
-        from eqsat.costmodels.conversion import classify_texts
+        from eqsat.costmodels.conversion import classify_texts, shared_round_trip, target_family
 
         shape = tuple(int(s) for s in shape)
-        plan = classify_texts(src, dst, shape, dtype_bits(dtype))
+        plan = classify_texts(src, dst, shape, dtype_bits(dtype), *target_family(self.params))
         warps = self._warps(src, shape)
         if plan.path in ("none", "registers"):
             return _cost({}, {}, path=plan.path, dims=list(plan.remaining_dims))
@@ -244,14 +244,16 @@ class MovementModel(CostModel):
             return _cost({"shuffle_rounds": shuffles, "shuffle_selects": selects},
                          {"shuffle": self.rates.shuffle_ns(shuffles) + self.rates.select_ns(selects)},
                          path="shuffle", mixed_transpositions=plan.mixed_transpositions)
-        assert plan.swizzle is not None
-        smem = plan.swizzle.shared_linear_text()
-        pshape = tuple(plan.swizzle.out_sizes.values())
-        cost = self._round_trip(src, dst, smem, pshape, dtype, plan.swizzle.num_reps,
-                                "warp" in plan.remaining_dims or "block" in plan.remaining_dims)
-        cost.info.update(path="shared", reps=plan.swizzle.num_reps, swizzle=smem,
-                         triton_conflicts={"read": plan.swizzle.triton_conflicts[0],
-                                           "write": plan.swizzle.triton_conflicts[1]})
+        # transferWithinBlockSwizzling as Triton 3.6 emits it (costmodels/conversion.py shared_round_trip)
+        rt = shared_round_trip(self.params, src, dst, shape, dtype, plan)
+        wavefronts = (rt.store.wavefronts + rt.load.wavefronts) * rt.reps
+        ideal = (rt.store.ideal_wavefronts + rt.load.ideal_wavefronts) * rt.reps
+        barriers = rt.barriers if rt.barrier in ("bar.sync", "s_barrier") else 0  # warp-level syncs ~free
+        nbytes = 2 * math.prod(shape) * dtype_bytes(dtype)
+        cost = _cost({"shared_wavefronts": wavefronts, "shared_conflicts": wavefronts - ideal,
+                      "shared_bytes": nbytes, "barriers": barriers},
+                     {"shared": self.rates.shared_ns(wavefronts), "barrier": self.rates.barrier_ns(barriers)})
+        cost.info = {"path": "shared", **rt.as_info()}
         return cost
 
     def _round_trip(self, src: str, dst: str, shared: str, shape: Sequence[int], dtype: str, reps: int,

@@ -146,3 +146,44 @@ def test_convert_costs_nonnegative_and_shared_path_has_barriers(target: str) -> 
         assert all(v >= 0 for v in c.terms.values()) and c.total_ns >= 0
         if c.info["path"] == "shared":
             assert c.terms.get("shared_wavefronts", 0) > 0
+
+
+@pytest.mark.parametrize("family", ["nvidia", "amd"])
+def test_swizzle_is_a_bijection_with_rounds_in_registers(family: str) -> None:
+    """Every shared layout the model builds maps offsets one-to-one onto the tile, and a round (`reps`)
+    basis is a register of both sides (so each round moves whole registers)."""
+    from eqsat.costmodels.common import pow2_layout
+    from eqsat.costmodels.conversion import _rref, flat_bases, remove_broadcast_registers
+
+    rng = random.Random(21 if family == "nvidia" else 22)
+    checked = 0
+    for _ in range(40):
+        a, b = random_blocked(rng), random_blocked(rng)
+        shape = rng.choice([(32, 32), (64, 16), (16, 128)])
+        plan = classify_texts(a, b, shape, rng.choice([8, 16, 32]), family, 90 if family == "nvidia" else 0)
+        if plan.path != "shared":
+            continue
+        sw = plan.swizzle
+        offs = sw.vector + sw.bank + sw.segment + sw.reps
+        dim = sum(v.bit_length() - 1 for v in sw.out_sizes.values())
+        assert len(offs) == dim and sum(1 for r in _rref(offs, dim) if r) == dim
+        regs_a = set(flat_bases(remove_broadcast_registers(pow2_layout(a, shape)), "register"))
+        regs_b = set(flat_bases(remove_broadcast_registers(pow2_layout(b, shape)), "register"))
+        assert all(r in regs_a and r in regs_b for r in sw.reps)
+        checked += 1
+    assert checked >= 10
+
+
+def test_model_convert_reports_the_round_trip() -> None:
+    """`convert` on the shared path reports the swizzle, rounds, barriers and per-round instructions, and
+    its wavefront term is the per-round wavefronts times the rounds."""
+    model = model_for("h100")
+    a = "#ttg.blocked<{sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>"
+    b = "#ttg.blocked<{sizePerThread = [1, 1], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>"
+    c = model.convert(a, b, (64, 32), "f32")
+    info = c.info
+    assert info["path"] == "shared" and info["swizzle"].startswith("#ttg.shared_linear")
+    assert info["barriers"] == 2 * info["reps"] - 1
+    per_round = info["store"]["wavefronts"] + info["load"]["wavefronts"]
+    assert c.terms["shared_wavefronts"] == per_round * info["reps"]
+    assert info["store"]["instruction"] and info["load"]["instruction"]
