@@ -35,7 +35,7 @@ def test_kernel_json_and_table() -> None:
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     from eqsat.ingest import load_specs
 
-    assert len(rows) == len(load_specs("corpora/project.toml"))
+    assert len(rows) == len(load_specs("corpora/project.toml")[0])
     assert all(row["total_ns"] > 0 for row in rows)
     assert all("ops" in row["info"] for row in rows)
     t = _run("kernel", "corpora/project.toml", "--target", "h100")
