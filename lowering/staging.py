@@ -13,10 +13,19 @@ by a `ttg.local_alloc` (immutable, from the tile) or a `ttg.local_store` (into a
                 membar pass adds the CTA barrier after the wait). An AMD buffer load's pointers are
                 rebuilt as `tt.addptr (tt.splat base), offsets`.
 
-Not implemented (raise LoweringError): `stages` > 1 (software pipelining of a loop), `tma` (needs a
-tensor descriptor of the global tensor: base, shape and strides the plan does not carry, and a mask that
-equals the descriptor's bounds), `direct_to_lds`, and re-staging a tile that is already copied
-asynchronously or transformed in registers before its write.
+    tma         Hopper tensor-descriptor copy (eqsat/lowering/tma.py): only where TMA's bounds and alignment
+                rules make it equal to the load; otherwise LoweringError with the rule that fails.
+    direct_to_lds  CDNA3: `amdg.buffer_load_to_local` (buffer_load ... lds), the form Triton 3.6's own AMD
+                pipeline emits with TRITON_HIP_USE_ASYNC_COPY=1: gfx942 moves exactly 4 bytes per lane
+                straight into LDS, so the offsets (and mask) are rematerialised in a blocked layout of
+                4-byte vectors along the fastest dimension (`{contiguity = vec}`), then commit + wait. The
+                16-byte-per-lane layout a register load uses is what gfx942's LLVM lowering rejects
+                ("failed to legalize ttg.async_copy_global_to_local": only 32-bit lanes on gfx942).
+
+Not implemented (raise LoweringError): `stages` > 1 (software pipelining of a loop), `async_copy` on
+CDNA3 (that is direct_to_lds), direct_to_lds of a `tt.load` (Triton's AMD pipeline converts those to
+buffer loads first) or of elements wider than 4 bytes, TMA into a `local_store` destination, and
+re-staging a tile that is already copied asynchronously or transformed in registers before its write.
 """
 
 from __future__ import annotations
@@ -24,13 +33,15 @@ from __future__ import annotations
 from typing import Any
 
 from eqsat.lowering.edits import erase_dead, insert_after, insert_before, new_op, retype, syntax_from
+from eqsat.lowering.rematerialize import Rematerializer
+from eqsat.lowering.tma import apply_tma
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, IntegerType, StringAttr, TensorType
 from xdsl.ir import Operation, SSAValue
 
-from eqsat.ir.attributes import AsyncTokenType, MemDescType
+from eqsat.ir.attributes import AsyncTokenType, BlockedEncodingAttr, MemDescType, element_bits
 from eqsat.ir.dialects import op_name_of
 from eqsat.ir.printer import format_type
-from eqsat.ir.syntax import Lit
+from eqsat.ir.syntax import Lit, TypeRef
 
 MODES = ("sync", "async_copy", "tma", "direct_to_lds")
 
@@ -51,11 +62,20 @@ def apply_staging(op: Operation, params: dict[str, Any], fail) -> None:
         raise fail(f"{stages} stages: software pipelining of a loop is not implemented")
     if mode == "sync":
         return
-    if mode != "async_copy":
-        raise fail(f"staging mode '{mode}' is not implemented")
-    if _triton_target(op).startswith("hip"):
-        raise fail("on CDNA3 an asynchronous copy moves at most 4 bytes per lane straight into LDS "
-                   "(buffer_load ... lds): that is direct_to_lds, which is not implemented")
+    on_amd = _triton_target(op).startswith("hip")
+    if mode == "tma":
+        if on_amd:
+            raise fail("TMA is a Hopper (cuda:90) unit; this kernel targets CDNA")
+        apply_tma(op, writes, fail)
+        return
+    if mode == "direct_to_lds":
+        if not on_amd:
+            raise fail("direct_to_lds is CDNA3's buffer_load ... lds; on NVIDIA use async_copy or tma")
+        _direct_to_lds(op, writes, fail)
+        return
+    if on_amd:
+        raise fail("on CDNA3 an asynchronous copy into shared memory is direct_to_lds (4 bytes per lane, "
+                   "buffer_load ... lds): use that mode")
     pointers, mask, other = _addresses(op)
     for write in writes:
         _async_copy(write, pointers, mask, other)
@@ -85,19 +105,111 @@ def _addresses(load: Operation) -> tuple[SSAValue, SSAValue | None, SSAValue | N
     return addptr.results[0], load.mask, load.other
 
 
+def _direct_to_lds(load: Operation, writes: list[Operation], fail) -> None:
+    """Each write of the buffer-loaded tile becomes an `amdg.buffer_load_to_local` of 4-byte lanes."""
+    if op_name_of(load) != "amdg.buffer_load":
+        raise fail("direct_to_lds of a tt.load is not implemented (Triton's AMD pipeline turns it into "
+                   "amdg.buffer_load first)")
+    if load.stride is not None or load.other is not None:
+        raise fail("direct_to_lds of a strided buffer load or one with `other` is not implemented")
+    t = load.results[0].type
+    eb = element_bits(t.element_type) // 8
+    if eb > LDS_LANE_BYTES:
+        raise fail(f"{eb}-byte elements: gfx942 moves exactly {LDS_LANE_BYTES} bytes per lane into LDS")
+    vec = LDS_LANE_BYTES // eb
+    shape = list(t.get_shape())
+    order = list(t.encoding.order) if isinstance(t.encoding, BlockedEncodingAttr) else [
+        *reversed(range(len(shape)))]
+    if shape[order[0]] % vec:
+        raise fail(f"rows of {shape[order[0]]} elements are not whole {LDS_LANE_BYTES}-byte lanes")
+    module = _module_of(load)
+    layout = lds_layout(shape, order, vec, _int_attr(module, "ttg.threads-per-warp"),
+                        _int_attr(module, "ttg.num-warps"))
+    remat = Rematerializer(load)
+    offsets = remat.value(load.offsets, layout)
+    mask = remat.value(load.mask, layout) if load.mask is not None else None
+    for write in writes:
+        dst = _destination(write)
+        operands = [load.ptr, offsets, dst] + ([mask] if mask is not None else [])
+        template = "%0[%1]" + (" mask = %3" if mask is not None else "") + " into %2 @contiguity :"
+        copy = new_op("amdg.buffer_load_to_local", operands, [AsyncTokenType()], template,
+                      {"contiguity": IntegerAttr(vec, IntegerType(32))})
+        # Triton prints `: <f16>[tensor<...>]  -> <128x64xf16, #shared, #smem, mutable>`
+        copy.syntax.pieces.append(Lit(" ", format_type(load.ptr.type).removeprefix("!tt.ptr") + "["))
+        copy.syntax.pieces.append(TypeRef("", "operand", 1))
+        copy.syntax.pieces.append(Lit("", "]"))
+        copy.syntax.pieces.append(Lit("  ", "-> " + format_type(dst.type).removeprefix("!ttg.memdesc")))
+        copy.properties["operandSegmentSizes"] = DenseArrayBase.from_list(
+            IntegerType(32), [1, 1, 1, int(mask is not None), 0, 0])
+        _commit_and_wait(write, copy)
+    erase_dead(load)
+
+
+LDS_LANE_BYTES = 4  # gfx942's buffer_load ... lds moves one dword per lane
+
+
+def lds_layout(shape: list[int], order: list[int], vec: int, warp: int,
+               num_warps: int) -> BlockedEncodingAttr:
+    """Blocked layout of `vec`-element (4-byte) lanes, lanes then warps along `order` (fastest first), as
+    Triton's CoalesceAsyncCopy pass makes it (e.g. 128x64 f16: [1, 2], [2, 32], [4, 1])."""
+    rank = len(shape)
+    size = [1] * rank
+    size[order[0]] = vec
+    threads, left = [1] * rank, warp
+    for d in order:
+        n = min(left, max(1, shape[d] // size[d]))
+        threads[d], left = n, left // n
+    threads[order[-1]] *= left
+    warps, left = [1] * rank, num_warps
+    for d in reversed(order):
+        n = min(left, max(1, shape[d] // (size[d] * threads[d])))
+        warps[d], left = n, left // n
+    warps[order[0]] *= left
+    return BlockedEncodingAttr([("sizePerThread", tuple(size)), ("threadsPerWarp", tuple(threads)),
+                                ("warpsPerCTA", tuple(warps)), ("order", tuple(order))])
+
+
+def _module_of(op: Operation) -> Operation:
+    top = op
+    while top.parent_op() is not None:
+        top = top.parent_op()
+    return top
+
+
+def _int_attr(module: Operation, key: str) -> int:
+    attr = module.attributes.get(key)
+    return int(attr.value.data) if isinstance(attr, IntegerAttr) else int(str(attr).split(":")[0])
+
+
+def _destination(write: Operation) -> SSAValue:
+    """The buffer a write fills: a local_alloc becomes an empty mutable alloc; a local_store's operand."""
+    if op_name_of(write) != "ttg.local_alloc":
+        return write.operands[1]
+    t = write.results[0].type
+    assert isinstance(t, MemDescType)
+    write.operands = []
+    retype(write.results[0], MemDescType(t.shape, t.element_type, t.encoding, t.memory_space, True))
+    write.syntax = syntax_from("ttg.local_alloc", ": () -> $r0")
+    return write.results[0]
+
+
+def _commit_and_wait(write: Operation, copy: Operation) -> None:
+    """`copy`, commit, wait {num = 0} at the place of `write` (after an alloc, instead of a store)."""
+    token = AsyncTokenType()
+    commit = new_op("ttg.async_commit_group", [copy.results[0]], [token], "tokens %0")
+    wait = new_op("ttg.async_wait", [commit.results[0]], [token], "%0 @num",
+                  {"num": IntegerAttr(0, IntegerType(32))})
+    if op_name_of(write) == "ttg.local_alloc":
+        insert_after(write, copy, commit, wait)
+    else:
+        insert_before(write, copy, commit, wait)
+        write.detach()
+        write.erase()
+
+
 def _async_copy(write: Operation, pointers: SSAValue, mask: SSAValue | None, other: SSAValue | None) -> None:
     """Replace the shared-memory write `write` of a loaded tile by an async copy of the same addresses."""
-    is_alloc = op_name_of(write) == "ttg.local_alloc"
-    if is_alloc:
-        # the alloc stays (later choices may name it): it loses its source and becomes mutable
-        t = write.results[0].type
-        assert isinstance(t, MemDescType)
-        write.operands = []
-        retype(write.results[0], MemDescType(t.shape, t.element_type, t.encoding, t.memory_space, True))
-        write.syntax = syntax_from("ttg.local_alloc", ": () -> $r0")
-        dst = write.results[0]
-    else:
-        dst = write.operands[1]
+    dst = _destination(write)  # an alloc stays (later choices may name it), empty and mutable
     operands = [pointers, dst]
     template = "%0, %1"
     if mask is not None:
@@ -107,19 +219,10 @@ def _async_copy(write: Operation, pointers: SSAValue, mask: SSAValue | None, oth
         operands.append(other)
         template += f" other %{len(operands) - 1}"
     template += " : $o0 ->"
-    token = AsyncTokenType()
-    copy = new_op("ttg.async_copy_global_to_local", operands, [token], template)
+    copy = new_op("ttg.async_copy_global_to_local", operands, [AsyncTokenType()], template)
     # Triton prints the destination as `<64x64xf16, #shared, #smem, mutable>`: one literal piece, which
     # a later shared_encoding choice reprints
     copy.syntax.pieces.append(Lit(" ", format_type(dst.type).removeprefix("!ttg.memdesc")))
     copy.properties["operandSegmentSizes"] = DenseArrayBase.from_list(
         IntegerType(32), [1, 1, int(mask is not None), int(other is not None)])
-    commit = new_op("ttg.async_commit_group", [copy.results[0]], [token], "tokens %0")
-    wait = new_op("ttg.async_wait", [commit.results[0]], [token], "%0 @num",
-                  {"num": IntegerAttr(0, IntegerType(32))})
-    if is_alloc:
-        insert_after(write, copy, commit, wait)
-    else:
-        insert_before(write, copy, commit, wait)
-        write.detach()
-        write.erase()
+    _commit_and_wait(write, copy)
