@@ -130,6 +130,14 @@ class NodePricer:
 
     def _price(self, sort: str, name: str, a: tuple[Any, ...]) -> Cost:
         m = self.model
+        if sort == "Tile" and name in ("elementwise", "elementwise2"):
+            op = self.ops.get(int(a[0]), {})
+            own = op.get("layout") or op.get("dst_layout")
+            if own and a[-2] != own:
+                # convert.push_elementwise explores this, but no plan choice lowers an elementwise op
+                # into another layout yet: it must not be extracted
+                return Cost.infeasible("no lowering re-lays out an elementwise op (convert.push_elementwise)")
+            return Cost()
         if (sort, name) in FREE or sort not in ("Tile", "Smem", "Sink"):
             return Cost()
         if sort == "Tile":
