@@ -8,11 +8,16 @@
                   if the operands are still warp-local they are converted to a layout with warps along the
                   axis
     indirect_load the gather's source is a global load of a tile (`tt.load` of pointers, or
-                  `amdg.buffer_load` of offsets, maybe behind converts): the addresses (offsets, or
-                  pointers), mask and other of the load are gathered with the same indices, and one load in
-                  the index layout reads only the gathered elements:
-                      gather(load(p, m, o), idx) == load(gather(p, idx), gather(m, idx), gather(o, idx))
-                  element for element (a masked-off element reads `other` either way).
+                  `amdg.buffer_load` of offsets, maybe behind converts): no gather is left. The load's
+                  address, mask and other are computed again from the index tensor, arithmetically: the
+                  chain that made them, with the coordinate along the axis replaced by the indices
+                  (`eqsat.lowering.gathered_address`; for `p = base + sum_d coord_d * stride_d` that is
+                  `base + idx * stride_axis + sum_{d != axis} coord_d * stride_d`), and one load in the
+                  layout the indices are produced in reads only the gathered elements:
+                      gather(load(p, m, o), idx)[c] == load(p', m', o')[c], x'[c] = x[c with c_axis := idx[c]]
+                  (a masked-off element reads `other` either way). The full-tile load stays only if something
+                  else reads it. An address whose coordinate along the axis comes through data (a load, a
+                  loop-carried tile) cannot be evaluated at the indices: LoweringError.
 
 Warp-locality is Triton's `GatherLoweringHelper::isWarpLocal` test on linear layouts: neither layout
 moves along the axis with warps or blocks, and both spread the other dims over warps and blocks alike.
@@ -23,10 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from eqsat.lowering.edits import clone_op, erase_dead, insert_before, new_op, replace_uses, with_encoding
+from eqsat.lowering.gathered_address import GatherAddressError, GatheredOperands
 from xdsl.dialects.builtin import IntegerType, TensorType, UnitAttr
 from xdsl.ir import Attribute, Operation, OpResult, SSAValue
 
-from eqsat.ir.attributes import BlockedEncodingAttr, DistributedEncoding, LinearEncodingAttr, PtrType
+from eqsat.ir.attributes import BlockedEncodingAttr, DistributedEncoding, LinearEncodingAttr
 from eqsat.ir.dialects import op_name_of
 from eqsat.ir.layouts import encoding_from_text, linear_layout_of
 from eqsat.layout import GuardedLayout
@@ -149,60 +155,52 @@ def _warps_and_lanes(t: TensorType) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------------- indirect load
 def _gather_indirect(op: Operation, fail) -> None:
+    """`gather(load(P, M, O), I)` -> `load(P', M', O')`, the operands evaluated at the gathered
+    coordinates (`eqsat.lowering.gathered_address`), in the layout the index is produced in."""
     src, idx = op.operands
     load_value = _source(src)
     if not isinstance(load_value, OpResult) or op_name_of(load_value.op) not in _LOADS:
         raise fail("the gathered tile does not come from a global load")
     load = load_value.op
-    idx_layout = idx.type.encoding
-    axis = axis_of(op)
-    name = op_name_of(load)
-    if name == "tt.load":
-        operands = [_gather_operand(v, idx, axis, op, fail) for v in load.operands]
-    else:  # amdg.buffer_load ptr[offsets], stride, mask, other: the scalar ones stay
-        operands = [v if not isinstance(v.type, TensorType) else _gather_operand(v, idx, axis, op, fail)
-                    for v in load.operands]
-    result_t = TensorType(load.results[0].type.element_type, idx.type.get_shape(), idx_layout)
+    if not isinstance(load.operands[0 if op_name_of(load) == "tt.load" else 1].type, TensorType):
+        raise fail("the tile is loaded through a block pointer, not a tensor of addresses")
+    if not isinstance(idx.type.element_type, IntegerType):
+        raise fail("the indices are not integers")
+    index = _index_for_load(idx, load_value, op)
+    gathered = GatheredOperands(op, index, axis_of(op))
+    try:
+        operands = [gathered.value(v) for v in load.operands]  # buffer_load's scalar ptr, stride stay
+    except GatherAddressError as e:
+        raise fail(str(e)) from None
+    result_t = TensorType(load_value.type.element_type, index.type.get_shape(), index.type.encoding)
     new_load = clone_op(load, operands, [result_t])
     insert_before(op, new_load)
-    replace_uses(op.results[0], new_load.results[0])
-    erase_dead(op)
+    if result_t == op.results[0].type:
+        replace_uses(op.results[0], new_load.results[0])
+        erase_dead(op)
+    else:
+        _move_consumers(op, new_load)
 
 
-def _gather_operand(v: SSAValue, idx: SSAValue, axis: int, anchor: Operation, fail) -> SSAValue:
-    """`v` (an operand tile of the load, in the load's layout) gathered along `axis` at `idx`."""
-    t = v.type
-    if not isinstance(t, TensorType):
-        return v  # a scalar other/mask applies to every element
-    element = t.element_type
-    shape = list(idx.type.get_shape())
-    layout = idx.type.encoding
-    if isinstance(element, PtrType):
-        i64 = IntegerType(64)
-        as_int = new_op("tt.ptr_to_int", [v], [TensorType(i64, t.get_shape(), t.encoding)], "%0 : $o0 -> $r0")
-        picked = _gather(as_int.results[0], idx, axis, anchor, [as_int])
-        back = new_op("tt.int_to_ptr", [picked], [TensorType(element, shape, layout)], "%0 : $o0 -> $r0")
-        insert_before(anchor, back)
-        return back.results[0]
-    if isinstance(element, IntegerType) and element.width.data == 1:
-        i8 = IntegerType(8)
-        wide = new_op("arith.extui", [v], [TensorType(i8, t.get_shape(), t.encoding)], "%0 : $o0 to $r0")
-        picked = _gather(wide.results[0], idx, axis, anchor, [wide])
-        zero = new_op("arith.constant", [], [TensorType(i8, shape, layout)], "dense<0> : $r0")
-        test = new_op("arith.cmpi", [picked, zero.results[0]], [TensorType(element, shape, layout)],
-                      "ne, %0, %1 : $o0")
-        insert_before(anchor, zero, test)
-        return test.results[0]
-    return _gather(v, idx, axis, anchor, [])
+def _index_for_load(idx: SSAValue, loaded: SSAValue, anchor: Operation) -> SSAValue:
+    """The index tensor in the layout the new load is issued in: the layout the index is produced in
+    (behind the converts Triton put around the gather, so the load is as coalesced as the program's own
+    layout and no convert is left), unless that is a linear layout (tied to one shape: the address chain
+    needs its slices), then the original load's layout."""
+    produced = _source(idx)
+    for layout in (produced.type.encoding, loaded.type.encoding):
+        if not isinstance(layout, LinearEncodingAttr):
+            return _in_layout(idx, layout, anchor)
+    return _in_layout(idx, _row_major_blocked(idx.type), anchor)
 
 
-def _gather(v: SSAValue, idx: SSAValue, axis: int, anchor: Operation, before: list[Operation]) -> SSAValue:
-    from xdsl.dialects.builtin import IntegerAttr
-
-    for op in before:
-        insert_before(anchor, op)
-    result_t = TensorType(v.type.element_type, idx.type.get_shape(), idx.type.encoding)
-    attrs = {"axis": IntegerAttr(axis, IntegerType(32))}
-    gather = new_op("tt.gather", [v, idx], [result_t], "%0[%1] @axis : ($o0, $o1) -> $r0", attrs)
-    insert_before(anchor, gather)
-    return gather.results[0]
+def _row_major_blocked(t: TensorType) -> BlockedEncodingAttr:
+    """A plain row-major blocked layout for `t` on its warps and lanes."""
+    rank = len(t.get_shape())
+    num_warps, lanes = _warps_and_lanes(t)
+    threads = [1] * rank
+    threads[rank - 1] = lanes
+    warps = [1] * rank
+    warps[0] = num_warps
+    return BlockedEncodingAttr([("sizePerThread", (1,) * rank), ("threadsPerWarp", tuple(threads)),
+                                ("warpsPerCTA", tuple(warps)), ("order", tuple(reversed(range(rank))))])
