@@ -155,10 +155,12 @@ def _bank_conflict_pairs(p: AccessPattern) -> list[tuple[int, int]]:
 
 
 def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
-                           accesses: Sequence[AccessPattern]) -> list[list[int]] | None:
+                           accesses: Sequence[AccessPattern],
+                           timeout_ms: int = 1000) -> list[list[int]] | None:
     """An XOR swizzle of a row-major `rows x cols` buffer (offset = row * cols + (col ^ M row), M acting
     on whole `vec`-element vectors) under which every access is conflict-free, as `#ttg.shared_linear`
-    offset bases ([dim0, dim1] per offset bit), or None when z3 proves there is none of this form."""
+    offset bases ([dim0, dim1] per offset bit), or None when z3 proves there is none of this form or does
+    not find one within `timeout_ms` (the optimizer's time budget; `eqsat rules check` passes more)."""
     rb, cb, vb = rows.bit_length() - 1, cols.bit_length() - 1, vec.bit_length() - 1
     if (1 << rb) != rows or (1 << cb) != cols or (1 << vb) != vec or vb > cb:
         raise ValueError("synthesis needs power-of-two rows, cols and vec <= cols")
@@ -166,31 +168,36 @@ def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
     m = [[z3.Bool(f"m_{i}_{j}") for j in range(free)] for i in range(rb)]  # row bit i flips col bit vb+j
     word_shift = max(0, (4 // elem_bytes).bit_length() - 1)
 
-    def bank_bits(row: int, col: int) -> list[z3.BoolRef]:
-        # element offset bits of row-major (row, col ^ M row); bank = (offset*elem_bytes/4) mod 32
+    def difference_bits(drow: int, dcol: int) -> list[z3.BoolRef]:
+        # the offset map is linear over F2, so whether two lanes' offset bits differ depends only on the
+        # XOR of their coordinates: offset bits of row-major (drow, dcol ^ M drow)
         bits: list[z3.BoolRef] = []
         for k in range(cb):
-            b = z3.BoolVal(bool((col >> k) & 1))
-            if k >= vb:
-                for i in range(rb):
-                    if (row >> i) & 1:
-                        b = z3.Xor(b, m[i][k - vb])
-            bits.append(b)
+            terms = [m[i][k - vb] for i in range(rb) if k >= vb and (drow >> i) & 1]
+            const = bool((dcol >> k) & 1)
+            if not terms:
+                bits.append(z3.BoolVal(const))
+            else:
+                x = terms[0] if len(terms) == 1 else z3.Xor(terms[0], terms[1]) if len(terms) == 2 \
+                    else z3.Sum([z3.If(t, 1, 0) for t in terms]) % 2 == 1
+                bits.append(z3.Not(x) if const else x)
         for i in range(rb):
-            bits.append(z3.BoolVal(bool((row >> i) & 1)))
+            bits.append(z3.BoolVal(bool((drow >> i) & 1)))
         return bits
 
     s = z3.Solver()
-    s.set("timeout", 20000)
+    s.set("timeout", int(timeout_ms))
     for p in accesses:
         lo = (p.vector_bytes // elem_bytes).bit_length() - 1  # offset bits inside one lane's vector
         hi = (128 // elem_bytes).bit_length() - 1  # offset bits inside one 128-byte wavefront
         lo, hi = max(lo, word_shift), hi
-        for a, b in _bank_conflict_pairs(p):
-            ba, bb = bank_bits(*p.lane_coords[a]), bank_bits(*p.lane_coords[b])
+        differences = {(p.lane_coords[a][0] ^ p.lane_coords[b][0], p.lane_coords[a][1] ^ p.lane_coords[b][1])
+                       for a, b in _bank_conflict_pairs(p)}
+        for drow, dcol in sorted(differences):
+            d = difference_bits(drow, dcol)
             # different banks, or the very same word/vector (a broadcast, no conflict)
-            in_window = [z3.Xor(ba[k], bb[k]) for k in range(lo, min(hi, len(ba)))]
-            above = [z3.Xor(ba[k], bb[k]) for k in range(hi, len(ba))]
+            in_window = d[lo:min(hi, len(d))]
+            above = d[hi:]
             s.add(z3.Or(*in_window, z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
                   if in_window else z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
     r = s.check()
