@@ -223,7 +223,7 @@ def orderings(rows: Mapping[str, Any], noise: float) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- corpus
 
-LSU_KINDS = ("local_store", "local_load", "local_alloc", "convert", "trans", "reduce", "gather")
+LSU_KINDS = ("local_store", "local_load", "local_alloc", "convert", "trans", "reduce", "gather", "barrier")
 
 
 def dm_kernels(manifest: str) -> dict[str, dict[str, Any]]:

@@ -92,7 +92,9 @@ class Rates:
     async_clocks: float  # issue + wait of one async copy group ([cp_async] issue_ns)
     tma_clocks: float  # descriptor fetch + mbarrier expect/wait of one TMA copy ([tma] issue_ns)
     assumed_loop_trips: int  # trips per loop level when the guard does not say
-    random_gather_wavefronts: float  # expected wavefronts of a warp-wide scalar load at random rows
+    l2_tb_s: float  # L2 sector throughput (random scalar gathers re-reading a cache-resident footprint)
+    shared_load_weight: float  # time of a load wavefront relative to a store wavefront (fit: see below)
+    mbarrier_wavefronts_per_cta: float  # shared ld/st wavefronts of mbarrier init/expect/poll per TMA CTA
 
     @staticmethod
     def of(params: TargetParams) -> Rates:
@@ -122,7 +124,17 @@ class Rates:
             async_clocks=float((g("cp_async", {}) or {}).get("issue_ns", 10.0)) * clock,
             tma_clocks=float((g("tma", {}) or {}).get("issue_ns", 100.0)) * clock,
             assumed_loop_trips=int(g("assumed_loop_trips", 8)),
-            random_gather_wavefronts=float(g("random_gather_wavefronts", 3.5)),
+            # H200 crossover kernels (facts/hardware.md): random scalar sectors served at 6.6 TB/s (512 x 32,
+            # 1024 x 16 strips) to 9.3 TB/s (32 x 64); the NVIDIA default is the lower figure. AMD: not
+            # measured, so the HBM rate (no claimed cache benefit).
+            l2_tb_s=float(g("l2_gbps", g("hbm_gbps", 5300) if amd else 6600)) / 1000.0,
+            # H200 Gluon transpose variants (bank_model_agreement.md): least squares of time over the
+            # shared-bound variants with per-dtype intercepts gives a load wavefront 1.31x a store one
+            # (f32_row 189 us vs f32_col 170 us with the same wavefronts). AMD: not measured (1.0).
+            shared_load_weight=float(shared.get("load_wavefront_weight", 1.0 if amd else 1.3)),
+            # H200 Nsight counters: tma_copy_scale 22 ld + 30 st, tma_matmul 33 ld + 45 st wavefronts per
+            # CTA beside the modelled tile traffic (try_wait polling is data-dependent): mean 65
+            mbarrier_wavefronts_per_cta=float((g("tma", {}) or {}).get("mbarrier_wavefronts_per_cta", 65.0)),
         )
 
     # ---- counts -> nanoseconds (counts are per launch, summed over CTAs and warps)
@@ -136,9 +148,15 @@ class Rates:
     def issue_ns(self, transactions: float) -> float:
         return self.per_sm_clocks_to_ns(transactions / self.lsu_per_clock)
 
-    def shared_ns(self, wavefronts: float) -> float:
+    def shared_ns(self, wavefronts: float, direction: str | None = None) -> float:
+        """Time of `wavefronts` bank cycles; load wavefronts weigh `shared_load_weight` (direction
+        "load"), stores and unspecified directions 1."""
         per_clock = self.shared_bytes_per_clock / 128.0
-        return self.per_sm_clocks_to_ns(wavefronts / per_clock)
+        weight = self.shared_load_weight if direction == "load" else 1.0
+        return self.per_sm_clocks_to_ns(wavefronts * weight / per_clock)
+
+    def l2_ns(self, sectors: float) -> float:
+        return sectors * self.sector_bytes / (self.l2_tb_s * 1000.0)
 
     def shuffle_ns(self, shuffles: float) -> float:
         return self.per_sm_clocks_to_ns(shuffles / self.shuffles_per_clock)
@@ -166,16 +184,45 @@ def num_ctas(op: Mapping[str, Any], kernel: Mapping[str, Any] | None, rates: Rat
     return rates.sms
 
 
-def loop_trips(op: Mapping[str, Any], rates: Rates) -> float:
-    """How many times the op runs per CTA (1 outside loops)."""
-    depth = int(op.get("depth") or 0)
-    if depth <= 0:
-        return 1.0
+def _guard_trips(op: Mapping[str, Any]) -> float | None:
     guard = (op.get("info") or {}).get("guard") or {}
     if guard.get("evaluated") and guard.get("tiles") and guard.get("grid_programs"):
         programs = min(int(guard["grid_programs"]), GUARD_MAX_PROGRAMS)
         return max(1.0, guard["tiles"] / programs)
-    return float(rates.assumed_loop_trips) ** depth
+    return None
+
+
+def _sibling_trips(op: Mapping[str, Any], kernel: Mapping[str, Any]) -> float | None:
+    """Trips measured by a guarded op of the same loop: ops are listed in program order, so the ops of
+    one loop body form the contiguous run of ops at depth >= the op's depth around it; the guarded ops at
+    the op's own depth in that run ran exactly as often (the largest is taken if they differ). Two sibling
+    loops with no op between them would merge: none in the corpus."""
+    ops = kernel.get("ops") or []
+    depth = int(op.get("depth") or 0)
+    pos = next((i for i, o in enumerate(ops) if o.get("id") == op.get("id")), None)
+    if pos is None:
+        return None
+    lo = pos
+    while lo > 0 and int(ops[lo - 1].get("depth") or 0) >= depth:
+        lo -= 1
+    hi = pos
+    while hi + 1 < len(ops) and int(ops[hi + 1].get("depth") or 0) >= depth:
+        hi += 1
+    found = [t for o in ops[lo:hi + 1] if int(o.get("depth") or 0) == depth
+             for t in [_guard_trips(o)] if t is not None]
+    return max(found) if found else None
+
+
+def loop_trips(op: Mapping[str, Any], rates: Rates, kernel: Mapping[str, Any] | None = None) -> float:
+    """How many times the op runs per CTA (1 outside loops): its guard's count, else the count of a
+    guarded op of the same loop (`kernel` given), else `assumed_loop_trips` per nesting level."""
+    depth = int(op.get("depth") or 0)
+    if depth <= 0:
+        return 1.0
+    trips = _guard_trips(op)
+    if trips is None and kernel is not None:
+        trips = _sibling_trips(op, kernel)
+    return trips if trips is not None else float(rates.assumed_loop_trips) ** depth
 
 
 def warps_of(kernel: Mapping[str, Any] | None, default: int = 4) -> int:
@@ -215,7 +262,7 @@ class MovementModel(CostModel):
         nbytes = math.prod(int(s) for s in shape) * eb
         cost = _cost({"shared_wavefronts": acc.wavefronts, "shared_conflicts": acc.conflicts,
                       "shared_bytes": nbytes},
-                     {"shared": self.rates.shared_ns(acc.wavefronts)},
+                     {"shared": self.rates.shared_ns(acc.wavefronts, direction)},
                      instruction=acc.instruction, vector_bytes=acc.vector_bytes,
                      wavefronts_per_instruction=acc.wavefronts_per_instruction,
                      conflicts_per_instruction=acc.conflicts_per_instruction)
@@ -290,8 +337,9 @@ class MovementModel(CostModel):
     def gather_shared(self, src: str, index: str, src_shape: Sequence[int], index_shape: Sequence[int],
                       axis: int, dtype: str) -> Cost:
         """`emitGatherInShared`: the source stored whole (conflict-free rows), a barrier, then one scalar
-        load per index element at a random row (`random_gather_wavefronts` per warp instruction)."""
-        from eqsat.costmodels.gather import plan_gather
+        load per index element at a random row: expected wavefronts and conflicts of a warp of random
+        scalar loads (`gather.random_load_wavefronts`, the expected worst bank load per phase)."""
+        from eqsat.costmodels.gather import plan_gather, random_load_wavefronts
 
         s = pow2_layout(src, src_shape)
         i = pow2_layout(index, index_shape)
@@ -299,12 +347,16 @@ class MovementModel(CostModel):
         warps = i.get_in_dim_size("warp") if i.has_in_dim("warp") else 1
         eb = dtype_bytes(dtype)
         store_wf = math.ceil(plan.source_elements * eb / 128)
-        load_wf = plan.index_registers * warps * self.rates.random_gather_wavefronts
-        nbytes = (plan.source_elements + plan.index_registers * warps * self.rates.warp_size) * eb
-        return _cost({"shared_wavefronts": store_wf + load_wf, "shared_bytes": nbytes, "barriers": 1},
-                     {"shared": self.rates.shared_ns(store_wf + load_wf),
+        banks = int((self.params.get("shared", {}) or {}).get("banks", 32))
+        per_load, ideal = random_load_wavefronts(plan.source_elements, eb, self.rates.warp_size, banks)
+        loads = plan.index_registers * warps
+        load_wf = loads * per_load
+        nbytes = (plan.source_elements + loads * self.rates.warp_size) * eb
+        return _cost({"shared_wavefronts": store_wf + load_wf, "shared_conflicts": loads * (per_load - ideal),
+                      "shared_bytes": nbytes, "barriers": 1},
+                     {"shared": self.rates.shared_ns(store_wf) + self.rates.shared_ns(load_wf, "load"),
                       "barrier": self.rates.barrier_ns(1)},
-                     path="shared")
+                     path="shared", wavefronts_per_load=per_load)
 
     # ---- global memory
     def global_access(self, op: Mapping[str, Any], layout: str | None = None,
@@ -315,12 +367,15 @@ class MovementModel(CostModel):
             c = tma_counts(op, self.rates.sector_bytes)
         else:
             c = global_counts(op, layout, self.rates.warp_size, self.rates.sector_bytes)
-        scale = num_ctas(op, kernel, self.rates) * loop_trips(op, self.rates)
+        scale = num_ctas(op, kernel, self.rates) * loop_trips(op, self.rates, kernel)
         sectors = c.sectors * scale
         transactions = c.transactions * scale
+        # DRAM moves `dram_sectors`; the rest of the sectors are L2 hits (global_memory.py says when)
+        dram = c.dram_sectors * scale
+        ns = max(self.rates.global_ns(dram), self.rates.l2_ns(sectors))
         return _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
                       "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale},
-                     {"global": self.rates.global_ns(sectors), "issue": self.rates.issue_ns(transactions)},
+                     {"global": ns, "issue": self.rates.issue_ns(transactions)},
                      vector_bytes=c.vector_bytes, scale=scale)
 
     # ---- legality

@@ -13,6 +13,13 @@ Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the 
 * masks: `info["guard"]` of a non-power-of-two tile gives the masked fraction; masked elements move no
   data but their lanes are issued: their bytes count as `wasted_bytes`, as do the unused bytes of
   fetched sectors.
+* DRAM vs L2: every sector is an L2 request; `dram_sectors` are the ones that reach DRAM. They are all
+  of them, except for random scalar indirect accesses (class indirect, contiguity 1): their indices are
+  assumed to revisit a cache-resident footprint (a gather's rows come from the tile the kernel works on),
+  so DRAM moves each useful byte once and the other sectors are L2 hits. The model takes the larger of
+  the DRAM time and the L2 time (H200: random sectors measured at 6.6-9.3 TB/s, above HBM's 4.8).
+  A gather over a table much larger than L2 is under-priced by this assumption (the dm op does not
+  record the index range).
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ class GlobalCounts:
     transactions: float  # warp instructions, summed over the CTA's warps
     wasted_bytes: float
     vector_bytes: int
+    dram_sectors: float = -1.0  # sectors that reach DRAM; -1: all of `sectors`
+
+    def __post_init__(self) -> None:
+        if self.dram_sectors < 0:
+            self.dram_sectors = self.sectors
 
 
 def _fastest(access: Mapping[str, Any], rank: int) -> int:
@@ -94,7 +106,10 @@ def global_counts(op: Mapping[str, Any], layout: str | None, warp_size: int, sec
         sectors = (valid / run) * math.ceil(run * eb / sector_bytes)
     useful = valid * eb
     wasted = max(0.0, sectors * sector_bytes - useful) + (elems - valid) * eb
-    return GlobalCounts(useful, sectors, transactions, wasted, vb)
+    dram = sectors
+    if klass == "indirect" and contiguity == 1:
+        dram = min(sectors, math.ceil(useful / sector_bytes))
+    return GlobalCounts(useful, sectors, transactions, wasted, vb, dram)
 
 
 def tma_counts(op: Mapping[str, Any], sector_bytes: int = 32) -> GlobalCounts:

@@ -11,13 +11,21 @@ the launch (CTAs x loop trips, `eqsat.costmodels.common`).
     local_alloc                                  with a register source: shared store; capacity checked
     local_store / local_load                     shared_access store / load
     gather                                       gather (source tile = the op's first input)
-    barrier                                      one CTA barrier (mbarrier init/expect/wait, fences)
-    reduce                                       Triton's ReduceOpToLLVM: butterfly shuffles over the lane
-                                                 bits along the axis, and when warps split the axis a
-                                                 shared round trip of the per-warp partials (2 barriers)
+    barrier                                      one CTA barrier (mbarrier init/expect/wait, fences);
+                                                 the first ttng.init_barrier of a kernel also carries
+                                                 the mbarrier shared traffic of a TMA CTA (`tma_setup`)
+    reduce                                       costmodels/reduce.py (Triton's ReduceOpToLLVM): butterfly
+                                                 shuffles, and when warps split the axis two rounds through
+                                                 an axis-fastest scratch priced by banks.shared_access
     dot                                          operand movement only: wgmma/MFMA operands read from
-                                                 shared memory (operand bytes / 128 B wavefronts)
+                                                 shared memory (operand bytes / 128 B wavefronts); on
+                                                 NVIDIA wgmma (instruction M = 64 rows per warpgroup,
+                                                 N <= 256) re-reads B once per 64-row slice of the tile
+                                                 and A once per 256-column slice
     other                                        0
+
+Loop trips come from `common.loop_trips` with the kernel: an op without a guard takes the trip count of
+a guarded op of the same loop.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ def _by_id(kernel: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
 
 
 def _scale(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> float:
-    return num_ctas(op, kernel, model.rates) * loop_trips(op, model.rates)
+    return num_ctas(op, kernel, model.rates) * loop_trips(op, model.rates, kernel)
 
 
 def _tile(shape: list[int] | None) -> tuple[int, ...]:
@@ -142,12 +150,27 @@ def _gather(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, An
     return cost.scaled(_scale(model, op, kernel))
 
 
+def _first_mbarrier_init(kernel: Mapping[str, Any]) -> int | None:
+    if not any(o.get("kind") in ("tma_load", "tma_store") for o in kernel.get("ops", [])):
+        return None
+    return next((o["id"] for o in kernel.get("ops", []) if o.get("origin") == "ttng.init_barrier"), None)
+
+
 def _barrier(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
     scale = _scale(model, op, kernel)
-    return _cost({"barriers": scale}, {"barrier": model.rates.barrier_ns(scale)})
+    cost = _cost({"barriers": scale}, {"barrier": model.rates.barrier_ns(scale)})
+    if op.get("id") is not None and op.get("id") == _first_mbarrier_init(kernel):
+        # mbarrier init/arrive.expect_tx/try_wait polling of a TMA kernel: shared ld/st wavefronts per CTA
+        # (fitted on the H200 counters, common.Rates.mbarrier_wavefronts_per_cta), once per CTA
+        wf = model.rates.mbarrier_wavefronts_per_cta * num_ctas(op, kernel, model.rates)
+        cost = cost + _cost({"shared_wavefronts": wf, "tma_setup": num_ctas(op, kernel, model.rates)},
+                            {"shared": model.rates.shared_ns(wf)})
+    return cost
 
 
 def _reduce(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+    from eqsat.costmodels.reduce import partial_round_wavefronts, plan_reduce
+
     ops = _by_id(kernel)
     src_op = ops.get(op["inputs"][0]) if op.get("inputs") else None
     layout = op.get("src_layout")
@@ -155,39 +178,52 @@ def _reduce(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, An
     if not layout or src_op is None:
         return Cost()
     axis = int((op.get("info") or {}).get("axis", 0))
-    ll = pow2_layout(layout, shape)
-    j = ll.out_dims.index(f"dim{axis}")
-
-    def along(dim: str) -> int:
-        return sum(1 for b in ll.in_bases(dim) if b[j]) if ll.has_in_dim(dim) else 0
-
-    regs = sum(1 for b in ll.in_bases("register") if any(b))
-    out_regs = 1 << max(0, regs - along("register"))
-    warps = ll.get_in_dim_size("warp") if ll.has_in_dim("warp") else 1
-    shuffles = along("lane") * out_regs * warps
+    plan = plan_reduce(pow2_layout(layout, shape), axis)
+    operands = max(1, len(op.get("inputs") or []))
+    shuffles = plan.shuffles_per_warp * plan.warps * operands
     cost = _cost({"shuffle_rounds": shuffles}, {"shuffle": model.rates.shuffle_ns(shuffles)})
-    if along("warp"):
-        eb = dtype_bytes(op.get("dtype"))
-        partial_bytes = out_regs * warps * model.rates.warp_size * eb
-        wf = 2 * math.ceil(partial_bytes / 128)
-        cost = cost + _cost({"shared_wavefronts": wf, "shared_bytes": 2 * partial_bytes, "barriers": 2},
-                            {"shared": model.rates.shared_ns(wf), "barrier": model.rates.barrier_ns(2)})
+    if plan.through_shared:
+        dtype = op.get("dtype") or "f32"
+        eb = dtype_bytes(dtype)
+        store = model.shared_access(plan.store_layout, plan.shared_layout, plan.rep_shape, dtype, "store")
+        load = model.shared_access(plan.load_layout, plan.shared_layout, plan.rep_shape, dtype, "load")
+        elems = math.prod(plan.rep_shape)
+        _, partial_wf = partial_round_wavefronts(elems, plan.warps * model.rates.warp_size,
+                                                 model.rates.warp_size, eb)
+        partial_ns = model.rates.shared_ns(partial_wf) + model.rates.shared_ns(partial_wf, "load")
+        partial = _cost({"shared_wavefronts": 2 * partial_wf, "shared_bytes": 2 * elems * eb, "barriers": 2},
+                        {"shared": partial_ns, "barrier": model.rates.barrier_ns(2)})
+        cost = cost + (store + load + partial).scaled(operands)
+        cost.info = {"path": "shared", "rep_shape": list(plan.rep_shape), "smem_order": list(plan.smem_order),
+                     "store": store.info, "load": load.info}
     return cost.scaled(_scale(model, op, kernel))
+
+
+WGMMA_M = 64  # rows of one wgmma instruction (one warpgroup)
+WGMMA_MAX_N = 256  # widest wgmma instruction
 
 
 def _dot(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
     ops = _by_id(kernel)
     info = op.get("info") or {}
+    m, n = (_tile(op.get("shape")) + (1, 1))[:2]
+    wgmma = model.params.model == "nvidia" and op.get("origin") == "ttng.warp_group_dot"
+    # wgmma: each 64-row slice of the tile is its own instruction reading all of B (and its rows of A);
+    # each <= 256-column slice reads A again
+    b_reads = max(1, m // WGMMA_M) if wgmma else 1
+    a_reads = max(1, math.ceil(n / WGMMA_MAX_N)) if wgmma else 1
     nbytes = 0.0
-    for space, buf in ((info.get("a_space"), op.get("buffer")), (info.get("b_space"), info.get("b_buffer"))):
+    for space, buf, reads in ((info.get("a_space"), op.get("buffer"), a_reads),
+                              (info.get("b_space"), info.get("b_buffer"), b_reads)):
         if space == "shared" and buf in ops:
             b = ops[buf]
-            nbytes += math.prod(_buffer_shape(b)) * dtype_bytes(b.get("dtype"))
+            nbytes += math.prod(_buffer_shape(b)) * dtype_bytes(b.get("dtype")) * reads
     if not nbytes:
         return Cost()
     wf = nbytes / 128
     return _cost({"shared_wavefronts": wf, "shared_bytes": nbytes},
-                 {"shared": model.rates.shared_ns(wf)}).scaled(_scale(model, op, kernel))
+                 {"shared": model.rates.shared_ns(wf, "load")}, b_reads=b_reads,
+                 a_reads=a_reads).scaled(_scale(model, op, kernel))
 
 
 _KINDS = {
