@@ -334,15 +334,9 @@ def _specs_of(path: str) -> dict[str, dict[str, Any]]:
         specs, _errors = load_specs(path)
     except EqsatError:
         return {}
-    out = {}
-    for spec in specs:
-        data = asdict(spec)
-        for key in ("manifest", "file", "path"):
-            if data.get(key) and os.path.isabs(str(data[key])):
-                data[key] = os.path.relpath(str(data[key]), REPO_ROOT)
-        data["repo_root_relative"] = True
-        out[spec.name] = data
-    return out
+    from eqsat.lowering.rundir import spec_to_json  # the reader's own format (stdlib + eqsat.ingest)
+
+    return {spec.name: spec_to_json(spec) for spec in specs}
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:

@@ -83,6 +83,10 @@ def test_manifest_run_writes_specs_and_dumps(tmp_path: Path) -> None:
     spec = json.loads((kdir / "spec.json").read_text())
     assert spec["name"] == "transpose_2d" and not Path(spec["path"]).is_absolute()
     assert (ROOT / spec["path"]).is_file()
+    # the GPU bench reads it back with the loader's own reader (stdlib + eqsat.ingest)
+    from eqsat.lowering.rundir import spec_from_json
+
+    assert spec_from_json(spec, str(kdir / "spec.json")).name == "transpose_2d"
     assert json.loads((kdir / "egraph.json").read_text())["nodes"]
     assert (kdir / "egraph.dot").read_text().startswith("digraph")
 
