@@ -35,6 +35,7 @@ TERMS: dict[str, str] = {
     "global_sectors": "32-byte sectors touched by global accesses",
     "global_transactions": "memory instructions issued per warp for global accesses, summed over warps",
     "wasted_bytes": "bytes of sectors fetched for masked-off lanes or unused sector bytes",
+    "l1_requests": "distinct 128-byte lines touched per warp instruction, summed (L1/TEX tag work)",
     "shared_wavefronts": "shared-memory wavefronts (one 128-byte bank cycle each)",
     "shared_conflicts": "wavefronts above the conflict-free minimum (Triton/Nsight definition)",
     "shared_bytes": "bytes written to or read from shared memory",

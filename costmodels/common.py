@@ -155,6 +155,10 @@ class Rates:
         weight = self.shared_load_weight if direction == "load" else 1.0
         return self.per_sm_clocks_to_ns(wavefronts * weight / per_clock)
 
+    def l1_ns(self, lines: float) -> float:
+        """L1/TEX tag-stage time of global requests: one 128-byte line per clock per SM."""
+        return self.per_sm_clocks_to_ns(lines)
+
     def l2_ns(self, sectors: float) -> float:
         return sectors * self.sector_bytes / (self.l2_tb_s * 1000.0)
 
@@ -361,21 +365,26 @@ class MovementModel(CostModel):
     # ---- global memory
     def global_access(self, op: Mapping[str, Any], layout: str | None = None,
                       kernel: Mapping[str, Any] | None = None) -> Cost:
-        from eqsat.costmodels.global_memory import global_counts, tma_counts
+        from eqsat.costmodels.global_memory import global_counts, l1_requests, tma_counts
 
+        lines = 0.0
         if op.get("kind") in ("tma_load", "tma_store"):
             c = tma_counts(op, self.rates.sector_bytes)
         else:
             c = global_counts(op, layout, self.rates.warp_size, self.rates.sector_bytes)
+            lines = l1_requests(op, layout, self.rates.warp_size)
         scale = num_ctas(op, kernel, self.rates) * loop_trips(op, self.rates, kernel)
         sectors = c.sectors * scale
         transactions = c.transactions * scale
         # DRAM moves `dram_sectors`; the rest of the sectors are L2 hits (global_memory.py says when)
         dram = c.dram_sectors * scale
         ns = max(self.rates.global_ns(dram), self.rates.l2_ns(sectors))
+        lines *= scale
         return _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
-                      "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale},
-                     {"global": ns, "issue": self.rates.issue_ns(transactions)},
+                      "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale,
+                      "l1_requests": lines},
+                     {"global": ns, "issue": self.rates.issue_ns(transactions),
+                      "l1": self.rates.l1_ns(lines)},
                      vector_bytes=c.vector_bytes, scale=scale)
 
     # ---- legality
