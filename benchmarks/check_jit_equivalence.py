@@ -18,7 +18,6 @@ import difflib
 import json
 import os
 import platform
-import re
 import sys
 import time
 import traceback
@@ -28,41 +27,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import eqsat  # noqa: E402
+
+if str(ROOT) not in eqsat.__path__:  # eqsat.lowering lives in ROOT/lowering (package-dir when installed)
+    eqsat.__path__.append(str(ROOT))
+
+from eqsat.lowering.irtext import strip_locations  # noqa: E402
+
 from eqsat.errors import EqsatError  # noqa: E402
 from eqsat.ingest import compile_spec, load_function, load_manifest  # noqa: E402
 from eqsat.ingest.compile import ast_source_args  # noqa: E402
 from eqsat.ingest.launch import build_args, grid3  # noqa: E402
 from eqsat.targets import get_target  # noqa: E402
-
-
-def strip_locations(ir: str) -> str:
-    """Drop `#locN = loc(...)` lines and every ` loc(...)` suffix (balanced parentheses)."""
-    out_lines = []
-    for line in ir.splitlines():
-        if re.match(r"\s*#loc\d* = loc\(", line):
-            continue
-        buf = []
-        i = 0
-        while i < len(line):
-            if line.startswith(" loc(", i):
-                depth, j, in_str = 0, i + 4, False
-                while j < len(line):
-                    c = line[j]
-                    if c == '"' and line[j - 1] != "\\":
-                        in_str = not in_str
-                    elif not in_str and c == "(":
-                        depth += 1
-                    elif not in_str and c == ")":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
-                i = j + 1
-                continue
-            buf.append(line[i])
-            i += 1
-        out_lines.append("".join(buf).rstrip())
-    return "\n".join(x for x in out_lines if x.strip()) + "\n"
 
 
 def _norm_attrs(attrs: dict[Any, Any]) -> dict[str, Any]:

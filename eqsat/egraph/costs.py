@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eqsat.costmodels.base import Cost, CostModel
-from eqsat.costmodels.common import loop_trips, num_ctas
+from eqsat.costmodels.common import dtype_bytes, loop_trips, num_ctas
 from eqsat.egraph.encode import parse_ty, ty_text
 from eqsat.errors import EqsatError
 
@@ -216,7 +216,7 @@ class NodePricer:
         if rates is None:
             return cost
         shape = [int(x) for x in (op.get("shape") or [1])]
-        nbytes = math.prod(shape) * max(1, _dtype_bits(op.get("dtype") or "") // 8)
+        nbytes = math.prod(shape) * max(1, dtype_bytes(op.get("dtype")))
         wavefronts = nbytes / 128
         setup = "tma" if mode == "tma" else "async"
         setup_ns = rates.tma_ns(1) if mode == "tma" else rates.async_ns(1)
@@ -231,7 +231,7 @@ def _staging_legality(op: Mapping[str, Any], enc: str, mode: str) -> tuple[str, 
     import re
 
     access = op.get("access") or {}
-    elem = max(1, _dtype_bits(op.get("dtype") or "") // 8)
+    elem = max(1, dtype_bytes(op.get("dtype")))
     vector = int(access.get("vector_bytes") or elem)
     if mode == "tma":
         swizzle = re.search(r"swizzlingByteWidth\s*=\s*(\d+)", enc)
@@ -241,15 +241,6 @@ def _staging_legality(op: Mapping[str, Any], enc: str, mode: str) -> tuple[str, 
     if mode == "async_copy":
         return "cp_async", {"bytes": vector, "encoding": enc}
     return "direct_to_lds", {"bytes": min(vector, 4), "encoding": enc}
-
-
-def _dtype_bits(dtype: str) -> int:
-    import re
-
-    if dtype.startswith("!tt.ptr") or dtype in ("i64", "f64"):
-        return 64
-    m = re.search(r"(\d+)", dtype)
-    return int(m.group(1)) if m else 32
 
 
 class GraphPrices:
