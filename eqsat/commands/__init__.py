@@ -12,4 +12,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eqsat.commands.rules",
     "eqsat.commands.bench",
     "eqsat.commands.report",
+    "eqsat.commands.runs",
 )
