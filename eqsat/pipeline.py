@@ -1,8 +1,15 @@
-"""The front half of the pipeline as one call per kernel: ingest -> parse -> lift.
+"""The front half of the pipeline as one call per kernel: ingest -> verify -> parse -> round trip -> lift.
 
 `front_end(paths, targets)` yields one `KernelIR` per (kernel, target): the TTGIR text Triton emitted, the
 parsed module, the dm graph, the time each stage took, or the one-line error of the stage that failed.
 A bad kernel fails alone; the rest go on.
+
+Every IR text passes Triton's own parser and verifier first (`eqsat.ir.verify.triton_verify`: an IR file
+as it is read, a manifest kernel's TTGIR as Triton emitted it), then the bounds of `check_limits`, then
+eqsat's parser; the round-trip guard then requires Triton's print of eqsat's print to equal Triton's print
+of the input, so a kernel eqsat would silently rewrite fails here and is never optimized. Any exception
+of a stage that is not an `EqsatError` (a bug, an egglog panic, MemoryError) becomes this kernel's
+one-line `internal error`, with the traceback kept on the error (`err.traceback`) for `--debug`.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True,
     """Ingest, parse and (optionally) lift every kernel of every path for every target."""
     from eqsat.ingest import ingest
     from eqsat.ir.parser import parse_ttgir
+    from eqsat.ir.verify import read_ir_file, triton_verify
 
     tgts: list[Target] = [get_target(t) for t in targets]
     for path in paths:
@@ -56,13 +64,20 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True,
             yield KernelIR(name=p.stem, target=",".join(targets), source=path,
                            error=EqsatError("no such file", path))
             continue
+        if p.suffix == ".ttir":
+            # Triton's verifier at the door before ingest compiles the file
+            try:
+                triton_verify(read_ir_file(p), path, ".ttir")
+            except EqsatError as e:
+                for tgt in tgts:
+                    yield KernelIR(name=p.stem, target=tgt.name, source=path, error=e)
+                continue
         if p.suffix == ".ttgir":
             # a TTGIR file is already compiled for one target: read it as it is
             try:
-                text = p.read_text()
-            except (OSError, UnicodeDecodeError) as e:
-                yield KernelIR(name=p.stem, target=",".join(targets), source=path,
-                               error=EqsatError(f"cannot read file: {e}", path))
+                text = read_ir_file(p)
+            except EqsatError as e:
+                yield KernelIR(name=p.stem, target=",".join(targets), source=path, error=e)
                 continue
             file_target = _file_triton_target(text)
             for tgt in tgts:
@@ -83,6 +98,12 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True,
             except EqsatError as e:
                 yield KernelIR(name=p.stem, target=tgt.name, source=path, error=e)
                 continue
+            except BaseException as e:  # noqa: BLE001 - a bug of ingest fails this path alone
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                yield KernelIR(name=p.stem, target=tgt.name, source=path,
+                               error=internal_error(e, "ingest", p.stem, tgt.name, path))
+                continue
             per_kernel = (time.perf_counter() - t0) / max(1, len(results))
             for r in results:
                 k = KernelIR(name=r.name, target=tgt.name, source=path, cached=r.cached,
@@ -97,23 +118,52 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True,
                 yield _parse_and_lift(k, parse_ttgir, lift, label)
 
 
+def internal_error(e: BaseException, stage: str, kernel: str, target: str, label: str) -> EqsatError:
+    """A one-line EqsatError for an exception that is not one (a bug, a panic, MemoryError); the traceback
+    is kept as `err.traceback` for `--debug`."""
+    import traceback
+
+    if isinstance(e, MemoryError):
+        what = "out of memory (MemoryError)"
+    else:
+        what = f"{type(e).__name__}: {' '.join(str(e).split())}"[:300]
+    err = EqsatError(f"internal error in {stage} of kernel {kernel} [{target}]: {what}", label)
+    err.traceback = "".join(traceback.format_exception(e))  # type: ignore[attr-defined]
+    return err
+
+
 def _parse_and_lift(k: KernelIR, parse_ttgir, lift: bool, label: str) -> KernelIR:
-    t0 = time.perf_counter()
+    stage = ["verify"]
     try:
-        k.module = parse_ttgir(k.ttgir, label)
+        _stages(k, parse_ttgir, lift, label, stage)
     except EqsatError as e:
         k.error = e
-        return k
+    except BaseException as e:  # noqa: BLE001 - egglog's PanicException is a BaseException
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        k.error = internal_error(e, stage[0], k.name, k.target, label)
+    return k
+
+
+def _stages(k: KernelIR, parse_ttgir, lift: bool, label: str, stage: list[str]) -> None:
+    from eqsat.ir.printer import print_ttgir
+    from eqsat.ir.verify import check_limits, check_round_trip, triton_verify
+
+    assert k.ttgir is not None
+    t0 = time.perf_counter()
+    canonical = triton_verify(k.ttgir, label)
+    check_limits(canonical, k.ttgir, label)
+    k.seconds["verify"] = time.perf_counter() - t0
+    stage[0], t0 = "parse", time.perf_counter()
+    module = parse_ttgir(k.ttgir, label)
     k.seconds["parse"] = time.perf_counter() - t0
+    stage[0], t0 = "print (round trip)", time.perf_counter()
+    check_round_trip(canonical, print_ttgir(module), label)
+    k.module = module
+    k.seconds["round_trip"] = time.perf_counter() - t0
     if lift:
         from eqsat.dm.lift import Launch, lift_module
 
-        t0 = time.perf_counter()
-        try:
-            k.dm = lift_module(k.module, kernel=k.name, target=k.target,
-                               launch=Launch.from_manifest(k.launch))
-        except EqsatError as e:
-            k.error = e
-            return k
+        stage[0], t0 = "lift", time.perf_counter()
+        k.dm = lift_module(k.module, kernel=k.name, target=k.target, launch=Launch.from_manifest(k.launch))
         k.seconds["lift"] = time.perf_counter() - t0
-    return k
