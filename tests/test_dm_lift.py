@@ -174,8 +174,10 @@ def test_embedding_vector_width_matches_ptx():
 def test_paged_kv_block_table_then_block_load(target):
     bt = [o for o in ops_of("paged_kv", target, "load") if o["shape"] == []]
     assert len(bt) == 1 and bt[0]["dtype"] == "i32" and bt[0]["depth"] == 1
-    kblock, = ops_of("paged_kv", target, "indirect_load")
-    assert kblock["access"]["indirect_via"] == [bt[0]["id"]]
+    assert not ops_of("paged_kv", target, "indirect_load")  # a block base read once: not a gather
+    kblock, = [o for o in ops_of("paged_kv", target, "load") if o["shape"] == [16, 64]]
+    assert kblock["access"]["class"] == "contiguous" and kblock["access"]["indirect_via"] == []
+    assert kblock["access"]["base"] == "uniform_data" and kblock["access"]["base_via"] == [bt[0]["id"]]
     assert kblock["access"]["strides"] == [64, 1]  # the block base is loaded, the tile inside is affine
     assert kblock["depth"] == 1 and bt[0]["id"] in kblock["inputs"]
     assert len(ops_of("paged_kv", target, "reduce")) == 2

@@ -175,6 +175,9 @@ class IntValue:
     rcontig: tuple[int, ...] = ()  # per dim, contiguity of R along unknown dims
     rconst: tuple[int, ...] = ()  # per dim, constancy of R along unknown dims
     sources: frozenset[int] = frozenset()
+    # the sources that may make the value differ between elements of the tile (None: all of `sources`
+    # unless the value is uniform); set by the transfer functions that keep a data-dependent part uniform
+    lane_sources: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.shape)
@@ -186,6 +189,14 @@ class IntValue:
     @property
     def rank(self) -> int:
         return len(self.shape)
+
+    @property
+    def lane_deps(self) -> frozenset[int]:
+        """The memory reads that may make elements differ (per-lane indirection); the rest of `sources`
+        only shift the whole tile (a uniform data-dependent base)."""
+        if self.lane_sources is not None:
+            return self.lane_sources & self.sources
+        return frozenset() if self.uniform else self.sources
 
     @property
     def uniform(self) -> bool:
@@ -225,7 +236,7 @@ class IntValue:
 def uniform(shape: tuple[int, ...], base: Poly, sources: frozenset[int] = frozenset(),
             rdiv: int = BIG) -> IntValue:
     return IntValue(shape, base, tuple(ZERO for _ in shape), rdiv=rdiv,
-                    rconst=tuple(shape), sources=sources)
+                    rconst=tuple(shape), sources=sources, lane_sources=frozenset())
 
 
 def unknown(shape: tuple[int, ...], sources: frozenset[int] = frozenset(), rdiv: int = 1) -> IntValue:
@@ -247,6 +258,17 @@ class PtrValue:
     @property
     def all_sources(self) -> frozenset[int]:
         return self.sources | self.offset.sources
+
+    @property
+    def lane_sources(self) -> frozenset[int]:
+        """Reads that make the pointers of different elements differ other than by the affine strides
+        (a loaded tile of pointers carries its read in the offset too)."""
+        return self.offset.lane_deps
+
+    @property
+    def base_sources(self) -> frozenset[int]:
+        """Reads that only move the whole tile: a uniform data-dependent base."""
+        return self.all_sources - self.lane_sources
 
 
 AbstractValue = IntValue | PtrValue
@@ -276,7 +298,7 @@ def _add(a: IntValue, b: IntValue, sub: bool = False) -> IntValue:
     rdiv = min(_rdiv_at(a, coeffs, rcontig), _rdiv_at(b, coeffs, rcontig))
     return IntValue(a.shape, a.base - b.base if sub else a.base + b.base, tuple(coeffs),
                     rdiv=rdiv, rcontig=tuple(rcontig), rconst=tuple(rconst),
-                    sources=a.sources | b.sources)
+                    sources=a.sources | b.sources, lane_sources=a.lane_deps | b.lane_deps)
 
 
 def _rdiv_at(a: IntValue, coeffs: list[Poly | None], rcontig: list[int]) -> int:
@@ -308,7 +330,8 @@ def _scale(a: IntValue, u: IntValue, sym_div: Mapping[str, int]) -> IntValue:
                        for c, s in zip(a.coeffs, a.shape, strict=True))
         rconst = tuple(a.constancy(d) for d in range(a.rank))
         rdiv = min(BIG, a.divisibility(-1, sym_div) * min(u.rdiv, k.div(sym_div)))
-        return IntValue(a.shape, ZERO, coeffs, rdiv=rdiv, rconst=rconst, sources=a.sources | u.sources)
+        return IntValue(a.shape, ZERO, coeffs, rdiv=rdiv, rconst=rconst, sources=a.sources | u.sources,
+                        lane_sources=_scaled_lanes(a, u))
     coeffs = tuple(None if c is None else c * k for c in a.coeffs)
     kc = k.const_value
     rdiv = a.rdiv
@@ -317,7 +340,12 @@ def _scale(a: IntValue, u: IntValue, sym_div: Mapping[str, int]) -> IntValue:
     rdiv = BIG if rdiv == BIG else min(BIG, rdiv * k.div(sym_div))
     rcontig = tuple(rc if kc == 1 else 1 for rc in a.rcontig)
     return IntValue(a.shape, a.base * k, coeffs, rdiv=rdiv, rcontig=rcontig, rconst=a.rconst,
-                    sources=a.sources | u.sources)
+                    sources=a.sources | u.sources, lane_sources=_scaled_lanes(a, u))
+
+
+def _scaled_lanes(a: IntValue, u: IntValue) -> frozenset[int]:
+    """Lane sources of `a * u` (u uniform): a's, and u's when a varies (a data-dependent stride)."""
+    return a.lane_deps | (frozenset() if a.uniform else u.sources)
 
 
 def _mul(a: IntValue, b: IntValue, sym_div: Mapping[str, int]) -> IntValue:
@@ -443,7 +471,7 @@ def _reshape_dims(a: IntValue, shape: tuple[int, ...], perm: list[int | None]) -
             rcontig.append(a.rcontig[old])
             rconst.append(a.rconst[old])
     return IntValue(shape, a.base, tuple(coeffs), rdiv=a.rdiv, rcontig=tuple(rcontig),
-                    rconst=tuple(rconst), sources=a.sources)
+                    rconst=tuple(rconst), sources=a.sources, lane_sources=a.lane_deps)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -542,6 +570,7 @@ class AddressAnalysis:
 
     def __post_init__(self) -> None:
         self.arg_attrs = func_arg_attrs(self.func)
+        self._pending: set[SSAValue] = set()
 
     # -------------------------------------------------------------------------------- entry
     def value(self, v: SSAValue) -> AbstractValue:
@@ -588,7 +617,10 @@ class AddressAnalysis:
     def _block_arg(self, v: BlockArgument, shape: tuple[int, ...]) -> AbstractValue:
         owner = v.block.parent_op()
         name = value_name(v)
-        if owner is self.func or (owner is not None and op_name_of(owner) == "tt.func"):
+        is_func = owner is self.func or (owner is not None and op_name_of(owner) == "tt.func")
+        if is_func and v.block is not owner.regions[0].blocks[0]:
+            return self._branch_arg(v, shape)
+        if is_func:
             attrs = self.arg_attrs.get(v.index, "")
             div = read_int_attr(attrs, "tt.divisibility") or 1
             if isinstance(v.type, PtrType):
@@ -597,7 +629,52 @@ class AddressAnalysis:
             return uniform(shape, Poly.sym(name))
         if owner is not None and op_name_of(owner) == "scf.for":
             return self._for_arg(owner, v, shape)
+        if owner is not None and op_name_of(owner) == "scf.while":
+            return self._unknown_like(v.type, shape, self._while_sources(owner))
         return self._unknown_like(v.type, shape, frozenset())
+
+    def _branch_arg(self, v: BlockArgument, shape: tuple[int, ...]) -> AbstractValue:
+        """An argument of a non-entry block: what every branch into the block passes (their meet)."""
+        from eqsat.dm.cfg import incoming
+
+        values = []
+        for _, passed in incoming(v.block):
+            if v.index >= len(passed):
+                return self._unknown_like(v.type, shape, frozenset())
+            if passed[v.index] in self._pending:  # a cycle of branches: widen
+                return self._unknown_like(v.type, shape, frozenset())
+            self._pending.add(passed[v.index])
+            try:
+                values.append(self.value(passed[v.index]))
+            finally:
+                self._pending.discard(passed[v.index])
+        if not values:
+            return self._unknown_like(v.type, shape, frozenset())
+        out = values[0]
+        for x in values[1:]:
+            if out == x:
+                continue
+            if isinstance(out, IntValue) and isinstance(x, IntValue) and out.shape == x.shape:
+                out = _meet(out, x)
+            else:
+                return self._unknown_like(v.type, shape, frozenset().union(*(_sources(y) for y in values)))
+        return out
+
+    def _while_sources(self, loop: Operation) -> frozenset[int]:
+        """An `scf.while` argument may be anything its loop computes: the reads of its initial values
+        and of every memory read inside the loop (a binary search over loaded sequence starts)."""
+        out: set[int] = set()
+        for init in loop.operands:
+            if init not in self._pending:
+                self._pending.add(init)
+                try:
+                    out |= _sources(self.value(init))
+                finally:
+                    self._pending.discard(init)
+        for inner in loop.walk():
+            if inner is not loop and op_name_of(inner) in MEMORY_READS:
+                out |= self._source(inner)
+        return frozenset(out)
 
     def _for_arg(self, loop: Operation, v: BlockArgument, shape: tuple[int, ...]) -> AbstractValue:
         lb, _ub, step = (self.int_value(loop.operands[i]) for i in range(3))
@@ -636,8 +713,8 @@ class AddressAnalysis:
         sd = self.sym_div
         if name in MEMORY_READS:
             src = self._source(op)
-            if isinstance(element_of(v.type), PtrType):
-                return PtrValue(None, 1, _elem_bytes(element_of(v.type).pointee), unknown(shape), src)
+            if isinstance(element_of(v.type), PtrType):  # loaded pointers: per lane unless a scalar
+                return PtrValue(None, 1, _elem_bytes(element_of(v.type).pointee), unknown(shape, src), src)
             return unknown(shape, src)
         if name == "arith.constant":
             c = _parse_int(_constant_text(op))
@@ -695,8 +772,12 @@ class AddressAnalysis:
             a, b = self.value(ops[1]), self.value(ops[2])
             if isinstance(a, PtrValue) and isinstance(b, PtrValue):
                 root = a.root if a.root == b.root else None
+                off = _meet(a.offset, b.offset)
+                if not c.uniform:  # a per-lane condition picks per lane
+                    lanes = off.lane_deps | c.sources
+                    off = replace(off, sources=off.sources | c.sources, lane_sources=lanes)
                 return PtrValue(root, math.gcd(a.root_div, b.root_div), a.elem_bytes,
-                                _meet(a.offset, b.offset), a.sources | b.sources | c.sources)
+                                off, a.sources | b.sources | c.sources)
             if isinstance(a, IntValue) and isinstance(b, IntValue):
                 if a == b:
                     return a
@@ -765,6 +846,8 @@ class AddressAnalysis:
             body = op.regions[0].blocks[0]
             if k + 1 < len(body.args):
                 return self.value(body.args[k + 1])
+        if name == "scf.while":
+            return self._unknown_like(v.type, shape, self._while_sources(op))
         yields = [b.last_op for r in op.regions for b in r.blocks
                   if b.last_op is not None and op_name_of(b.last_op) in ("scf.yield",)]
         values = [self.value(y.operands[k]) for y in yields if k < len(y.operands)]
@@ -811,9 +894,10 @@ def _sources(a: AbstractValue) -> frozenset[int]:
 
 
 def _with_sources(a: AbstractValue, s: frozenset[int]) -> AbstractValue:
+    """`a` also depending on the reads `s` through a part uniform over the tile (a loop's start or step)."""
     if isinstance(a, PtrValue):
         return replace(a, sources=a.sources | s)
-    return replace(a, sources=a.sources | s)
+    return replace(a, sources=a.sources | s, lane_sources=a.lane_deps)
 
 
 def _fit(a: IntValue, shape: tuple[int, ...]) -> IntValue:
@@ -936,8 +1020,9 @@ class Access:
     mask_constancy: int | None
     vector_width: int
     vector_bytes: int
-    indirect_via: tuple[int, ...]  # python ids of source ops; the lift maps them to dm ids
+    indirect_via: tuple[int, ...]  # python ids of the reads per-lane addresses depend on (lift: dm ids)
     layout_source: str
+    base_via: tuple[int, ...] = ()  # python ids of the reads a uniform base depends on
 
 
 def _stride_repr(c: Poly | None) -> int | str | None:
@@ -974,14 +1059,15 @@ def access_of(ptr: PtrValue, tensor_type: Attribute, analysis: AddressAnalysis, 
         mask_c = mask.constancy(f)
         vec = min(vec, mask_c)
     vec = floor_pow2(max(1, vec))
-    if sources:
+    lanes = ptr.lane_sources
+    if lanes:
         klass = "indirect"
     elif f is None or off.coeffs[f] == ONE:
         klass = "contiguous"
     else:
         klass = "strided"
     return Access(klass, strides, f, contig, reg, min(align, BIG), mask_c, vec, vec * eb,
-                  tuple(sorted(sources)), how)
+                  tuple(sorted(lanes)), how, tuple(sorted(sources - lanes)))
 
 
 def descriptor_strides(block_shape: Iterable[int]) -> tuple[int, ...]:

@@ -40,6 +40,7 @@ from typing import ClassVar
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
+    FloatAttr,
     IntAttr,
     NoneAttr,
     StringAttr,
@@ -128,8 +129,12 @@ class AccessAttr(ParametrizedAttribute):
     consecutive addresses along it, `register_contiguity` the elements one thread holds contiguously
     along it, `alignment` the guaranteed alignment in elements, `mask_constancy` the run of equal mask
     values along it (0: unmasked), `vector_width`/`vector_bytes` the widest vector access (0: not a
-    per-thread access, as for TMA), and `indirect_via` the ids of the dm ops that read the values
-    the address depends on.
+    per-thread access, as for TMA), `indirect_via` the ids of the dm ops that read the values the
+    per-lane addresses depend on (class `indirect`: a real gather or scatter), and `base_via` the ids of
+    the dm ops that read a value moving the whole tile: a uniform data-dependent base (`cu_seqlens`, a
+    block-table entry, a request-pool index loaded once per program). An access whose only dependence
+    on data is its base keeps its class (`contiguous`/`strided`): it is a strided box at a runtime base,
+    coalesced, vectorized and TMA-legal as a plain access; its vector width follows the base's alignment.
     """
 
     name = "dm.access"
@@ -143,10 +148,11 @@ class AccessAttr(ParametrizedAttribute):
     vector_width: IntAttr
     vector_bytes: IntAttr
     indirect_via: ArrayAttr
+    base_via: ArrayAttr
 
     def __init__(self, klass: str, strides: Sequence[int | str | None], fastest: int, contiguity: int,
                  register_contiguity: int, alignment: int, mask_constancy: int, vector_width: int,
-                 vector_bytes: int, indirect_via: Sequence[int]):
+                 vector_bytes: int, indirect_via: Sequence[int], base_via: Sequence[int] = ()):
         if klass not in ACCESS_CLASSES:
             raise ValueError(f"unknown access class {klass}")
         stride_attrs: list[Attribute] = [
@@ -155,7 +161,8 @@ class AccessAttr(ParametrizedAttribute):
         super().__init__(StringAttr(klass), ArrayAttr(stride_attrs), IntAttr(fastest), IntAttr(contiguity),
                          IntAttr(register_contiguity), IntAttr(alignment), IntAttr(mask_constancy),
                          IntAttr(vector_width), IntAttr(vector_bytes),
-                         ArrayAttr([IntAttr(i) for i in indirect_via]))
+                         ArrayAttr([IntAttr(i) for i in indirect_via]),
+                         ArrayAttr([IntAttr(i) for i in base_via]))
 
     @property
     def stride_values(self) -> list[int | str | None]:
@@ -168,6 +175,10 @@ class AccessAttr(ParametrizedAttribute):
     def via(self) -> list[int]:
         return [i.data for i in self.indirect_via.data]
 
+    @property
+    def base(self) -> list[int]:
+        return [i.data for i in self.base_via.data]
+
     def print_parameters(self, printer: Printer) -> None:
         strides = ", ".join(_stride_text(s) for s in self.strides.data)
         via = ", ".join(str(i) for i in self.via)
@@ -176,7 +187,8 @@ class AccessAttr(ParametrizedAttribute):
             f"contiguity = {self.contiguity.data}, register_contiguity = {self.register_contiguity.data}, "
             f"alignment = {self.alignment.data}, mask_constancy = {self.mask_constancy.data}, "
             f"vector_width = {self.vector_width.data}, vector_bytes = {self.vector_bytes.data}, "
-            f"indirect_via = [{via}]>")
+            f"indirect_via = [{via}]" + (f", base_via = [{', '.join(map(str, self.base))}]" if self.base
+                                          else "") + ">")
 
 
 # ------------------------------------------------------------------------------------------ ops
@@ -185,6 +197,8 @@ def _print_prop(printer: Printer, value: Attribute) -> None:
         printer.print_attribute(value)
     elif isinstance(value, IntAttr):
         printer.print_string(str(value.data))
+    elif isinstance(value, FloatAttr):
+        printer.print_string(repr(float(value.value.data)))
     elif isinstance(value, StringAttr):
         printer.print_string_literal(value.data)
     elif isinstance(value, ArrayAttr):

@@ -20,6 +20,7 @@ import numpy as np
 from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Block, BlockArgument, Operation, OpResult, SSAValue
 
+from eqsat.ir.attributes import PtrType
 from eqsat.ir.dialects.base import op_name_of, syntax_of
 from eqsat.ir.syntax import Lit
 from eqsat.layout import LinearLayout
@@ -47,6 +48,8 @@ _CMP = {"slt": np.less, "ult": np.less, "sle": np.less_equal, "ule": np.less_equ
         "ne": np.not_equal}
 _PASS_THROUGH = {"arith.extsi", "arith.extui", "arith.trunci", "arith.index_cast", "ttg.convert_layout",
                  "amdg.in_thread_transpose"}
+_POINTER_PATH = {"tt.addptr", "tt.splat", "tt.broadcast", "tt.expand_dims", "ttg.convert_layout",
+                 "tt.reshape"}
 
 
 def _shape(v: SSAValue) -> tuple[int, ...]:
@@ -59,15 +62,53 @@ def _literal_words(op: Operation) -> list[str]:
 
 
 class MaskEvaluator:
-    """Evaluates integer/boolean tensors of one kernel for given argument values and program id."""
+    """Evaluates integer/boolean tensors of one kernel for given argument values and program id.
+
+    Pointers evaluate to their element offsets from the kernel argument they start at (`root`). With
+    `tensors` (argument name -> the launch's values, flattened), a `tt.load` through such a pointer reads
+    them: loop bounds and branch conditions read from argument tensors (`cu_seqlens`, `seq_lens`)."""
 
     def __init__(self, args: Mapping[str, int], program_id: tuple[int, int, int],
-                 grid: tuple[int, int, int], induction: Mapping[SSAValue, int] | None = None):
+                 grid: tuple[int, int, int], induction: Mapping[SSAValue, int] | None = None,
+                 tensors: Mapping[str, np.ndarray] | None = None):
         self.args = dict(args)
         self.program_id = program_id
         self.grid = grid
+        self.tensors = tensors or {}
         self.cache: dict[SSAValue, np.ndarray] = {v: np.array(i, dtype=np.int64)
                                                   for v, i in (induction or {}).items()}
+
+    def root(self, v: SSAValue, depth: int = 0) -> str | None:
+        """The kernel argument a pointer value starts at (through addptr and shape ops), or None."""
+        if depth > 200:
+            return None
+        if isinstance(v, BlockArgument):
+            owner = v.owner.parent_op() if isinstance(v.owner, Block) else None
+            if owner is not None and op_name_of(owner) == "tt.func" and v.owner is owner.regions[0].blocks[0]:
+                return getattr(v, "eqsat_name", "%?")[1:]
+            return None
+        if isinstance(v, OpResult) and op_name_of(v.op) in _POINTER_PATH and v.op.operands:
+            return self.root(v.op.operands[0], depth + 1)
+        return None
+
+    def _load(self, op: Operation) -> np.ndarray:
+        ptr = op.operands[0]
+        root = self.root(ptr)
+        if root is None or root not in self.tensors:
+            raise Unknown(f"a value loaded from {root or 'memory'} (the launch does not give it)")
+        data = self.tensors[root]
+        offsets = np.asarray(self.value(ptr), dtype=np.int64)
+        mask_v = getattr(op, "mask", None)
+        mask = np.asarray(self.value(mask_v), dtype=bool) if isinstance(mask_v, SSAValue) else None
+        inside = (offsets >= 0) & (offsets < data.size)
+        if not np.all(inside | (~mask if mask is not None else False)):
+            raise Unknown(f"a load of {root} outside the launch's tensor")
+        got = data[np.clip(offsets, 0, max(0, data.size - 1))]
+        if mask is None:
+            return got
+        other_v = getattr(op, "other", None)
+        other = self.value(other_v) if isinstance(other_v, SSAValue) else 0
+        return np.where(mask, got, other)
 
     def value(self, v: SSAValue) -> np.ndarray:
         if v not in self.cache:
@@ -78,7 +119,9 @@ class MaskEvaluator:
         if isinstance(v, BlockArgument):
             name = getattr(v, "eqsat_name", "%?")[1:]
             owner = v.owner.parent_op() if isinstance(v.owner, Block) else None
-            if owner is not None and op_name_of(owner) == "tt.func":
+            if owner is not None and op_name_of(owner) == "tt.func" and v.owner is owner.regions[0].blocks[0]:
+                if isinstance(v.type, PtrType):
+                    return np.array(0, dtype=np.int64)  # offsets from this argument (see `root`)
                 if name in self.args:
                     return np.array(self.args[name], dtype=np.int64)
                 raise Unknown(f"argument {name} is known only at run time", frozenset({name}))
@@ -108,14 +151,27 @@ class MaskEvaluator:
             return np.transpose(self.value(ops[0]), order)
         if name in _PASS_THROUGH:
             return self.value(ops[0])
+        if name == "tt.addptr":
+            return np.add(self.value(ops[0]), self.value(ops[1]))
+        if name == "tt.load":
+            return self._load(op)
         if name in _BINARY:
             return _BINARY[name](self.value(ops[0]), self.value(ops[1]))
-        if name in ("arith.divsi", "arith.divui", "arith.remsi", "arith.remui"):
+        if name in ("arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.ceildivsi",
+                    "arith.floordivsi"):
             a, b = self.value(ops[0]), self.value(ops[1])
             if np.any(b == 0):
                 raise Unknown("division by zero")
+            if name == "arith.ceildivsi":
+                return -np.floor_divide(-a, b)
+            if name == "arith.floordivsi":
+                return np.floor_divide(a, b)
             q = np.trunc(a / b).astype(np.int64)
             return q if "div" in name else a - q * b
+        if name == "arith.shli":
+            return np.left_shift(self.value(ops[0]), self.value(ops[1]))
+        if name in ("arith.shrsi", "arith.shrui"):
+            return np.right_shift(self.value(ops[0]), self.value(ops[1]))
         if name == "arith.cmpi":
             predicate = next(w for w in _literal_words(op) if w in _CMP)
             return _CMP[predicate](self.value(ops[0]), self.value(ops[1]))
@@ -229,9 +285,11 @@ def _iterations(loops: list[Operation], ev: MaskEvaluator) -> list[dict[SSAValue
 
 def guard_report(mask: SSAValue, layout: LinearLayout | None, elem_bytes: int,
                  args: Mapping[str, int] | None, grid: tuple[int, int, int] | None,
-                 access: Operation | None = None) -> GuardReport:
+                 access: Operation | None = None,
+                 tensors: Mapping[str, np.ndarray] | None = None) -> GuardReport:
     """Evaluate the access's mask for the programs of the grid (and the iterations of the loops
-    around `access`); count what it turns off."""
+    around `access`); count what it turns off. `tensors` (argument name -> flattened launch values)
+    lets masks and loop bounds read from argument tensors be evaluated."""
     shape = _shape(mask)
     report = GuardReport(padded_shape=shape)
     grid = grid or (1, 1, 1)
@@ -246,8 +304,8 @@ def guard_report(mask: SSAValue, layout: LinearLayout | None, elem_bytes: int,
     loops = _enclosing_loops(access) if access is not None else []
     for pid in _programs(grid):
         try:
-            points = _iterations(loops, MaskEvaluator(args or {}, pid, grid))
-            valids = [np.asarray(MaskEvaluator(args or {}, pid, grid, p).value(mask), dtype=bool)
+            points = _iterations(loops, MaskEvaluator(args or {}, pid, grid, tensors=tensors))
+            valids = [np.asarray(MaskEvaluator(args or {}, pid, grid, p, tensors).value(mask), dtype=bool)
                       for p in points]
         except Unknown as e:
             return GuardReport(padded_shape=shape, grid_programs=report.grid_programs,

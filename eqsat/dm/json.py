@@ -19,7 +19,11 @@ Each op has:
     access           null, or for global accesses {"class": "contiguous"|"strided"|"indirect",
                      "strides": [int | "symbolic expr" | null per dim], "fastest_dim", "contiguity",
                      "register_contiguity", "alignment", "mask_constancy", "vector_width",
-                     "vector_bytes", "indirect_via": [ids]}
+                     "vector_bytes", "indirect_via": [ids], "base": "static"|"uniform_data",
+                     "base_via": [ids]}: `indirect` is per-lane indirection (a gather/scatter, its
+                     reads in `indirect_via`); a tile at a base loaded once per program (cu_seqlens,
+                     a block-table entry) keeps its contiguous/strided class with `base` =
+                     "uniform_data" and the reads that base depends on in `base_via`
     info             kind-specific facts (axis, order, num, efficient_layout, index_layout, b_layout, box);
                      for masked global accesses `guard` (`eqsat.dm.guard`): the power-of-two
                      `padded_shape`, and over the launch grid the `valid_shape` of the most masked tile
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Attribute
 
 from eqsat.dm.dialect import AccessAttr, DMOp, KernelOp, LayoutAttr, format_type_text
@@ -42,6 +46,8 @@ def _value(a: Attribute) -> Any:
         return a.text
     if isinstance(a, IntAttr):
         return a.data
+    if isinstance(a, FloatAttr):
+        return float(a.value.data)
     if isinstance(a, StringAttr):
         return a.data
     if isinstance(a, ArrayAttr):
@@ -63,6 +69,8 @@ def access_json(a: AccessAttr) -> dict[str, Any]:
         "vector_width": a.vector_width.data or None,
         "vector_bytes": a.vector_bytes.data or None,
         "indirect_via": a.via,
+        "base": "uniform_data" if a.base else "static",
+        "base_via": a.base,
     }
 
 

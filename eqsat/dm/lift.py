@@ -45,11 +45,14 @@ import argparse
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
+    Float64Type,
+    FloatAttr,
     IntAttr,
     IntegerAttr,
     IntegerType,
@@ -73,8 +76,10 @@ from eqsat.dm.address import (
     shape_of,
     uniform,
 )
+from eqsat.dm.cfg import BRANCHES, Condition, ControlFlow, successors
 from eqsat.dm.dialect import KIND_OPS, AccessAttr, DMOp, KernelOp, LayoutAttr
 from eqsat.dm.guard import guard_report
+from eqsat.dm.trips import LaunchValues, enclosing_loops, executed_fraction, trip_report
 from eqsat.errors import EqsatError
 from eqsat.ir.attributes import MemDescType, PtrType, TensorDescType, element_bits
 from eqsat.ir.dialects import op_name_of, syntax_of
@@ -127,7 +132,8 @@ GLOBAL_ACCESS = {"load", "store", "async_copy"}
 LOOPS = {"scf.for", "scf.while"}
 _MEMDESC_VIEWS = {"ttg.memdesc_index", "ttg.memdesc_subslice", "ttg.memdesc_trans", "ttg.memdesc_reshape",
                   "ttg.memdesc_reinterpret"}
-_STRUCTURAL = {"scf.yield", "scf.condition", "tt.return", "tt.func", "tt.reduce.return", "ttg.local_dealloc"}
+_STRUCTURAL = {"scf.yield", "scf.condition", "tt.return", "cf.br", "cf.cond_br", "tt.func",
+               "tt.reduce.return", "ttg.local_dealloc"}
 
 
 # ------------------------------------------------------------------------------------ locations
@@ -191,6 +197,15 @@ def walk_program(block: Block, depth: int = 0) -> Iterator[tuple[Operation, int]
                 yield from walk_program(b, inner)
 
 
+def walk_function(func: Operation) -> Iterator[tuple[Operation, int]]:
+    """Every op of a function in program order: its body's blocks in order (the blocks after an early
+    return's `cf.cond_br` included), each walked by `walk_program`."""
+    if not func.regions:
+        return
+    for block in func.regions[0].blocks:
+        yield from walk_program(block)
+
+
 def _terminator_operands(op: Operation) -> list[list[SSAValue]]:
     out = []
     for region in op.regions:
@@ -232,6 +247,11 @@ def _propagate(program: list[tuple[Operation, int]], node_of: dict[int, int]) ->
                     changed |= put(r, frozenset({node}))
                 continue
             ins = frozenset().union(*(get(v) for v in op.operands)) if op.operands else frozenset()
+            if name in BRANCHES:  # values passed to the arguments of the successor blocks
+                for block, passed in successors(op):
+                    for arg, v in zip(block.args, passed, strict=False):
+                        changed |= put(arg, get(v))
+                continue
             if name == "scf.for":
                 body = op.regions[0].blocks[0]
                 yields = _terminator_operands(op)
@@ -326,11 +346,14 @@ class Lifter:
         self.analysis = AddressAnalysis(func)
         self.num_warps = module.num_warps
         self.threads_per_warp = module.threads_per_warp
+        self.control = ControlFlow(func)
+        self.values = launch.values() if launch is not None else None
+        self._trips: dict[tuple[int, ...], dict[str, object] | None] = {}
+        self._fractions: dict[tuple[int, ...], float | None] = {}
 
     # ------------------------------------------------------------------------------- planning
     def plan(self) -> list[_Plan]:
-        body = self.func.regions[0].blocks[0]
-        program = list(walk_program(body))
+        program = list(walk_function(self.func))
         movers = {id(op): i for i, (op, _) in enumerate(program) if op_name_of(op) in MOVEMENT}
         reach = _propagate(program, movers)
         plans: list[_Plan] = []
@@ -408,6 +431,17 @@ class Lifter:
             props["buffer"] = IntAttr(buffer)
         if p.depth:
             props["depth"] = IntAttr(p.depth)
+            trips = self._trip_report(op)
+            if trips is not None:
+                info["trips"] = _attr_of(trips)
+        conditions = self.control.conditions(op)
+        if conditions:
+            info["conditions"] = _attr_of([self._condition_json(c) for c in conditions])
+            key = tuple(id(c.value) * 2 + int(c.taken) for c in conditions)
+            if key not in self._fractions:
+                self._fractions[key] = executed_fraction(conditions, self.values)
+            if self._fractions[key] is not None:
+                info["executed_fraction"] = _attr_of(float(self._fractions[key]))
         if back:
             props["loop_inputs"] = ArrayAttr([IntAttr(b) for b in back])
         info.update(self._info(op, kind, name))
@@ -499,7 +533,7 @@ class Lifter:
                 return AccessAttr(a.klass, a.strides, -1 if a.fastest_dim is None else a.fastest_dim,
                                   a.contiguity, a.register_contiguity, a.alignment,
                                   a.mask_constancy or 0, a.vector_width, a.vector_bytes,
-                                  self._dm_ids(a.indirect_via))
+                                  self._dm_ids(a.indirect_via), self._dm_ids(a.base_via))
             if kind in ("tma_load", "tma_store"):
                 return self._tma_access(op, name)
         except (ValueError, KeyError, IndexError, AttributeError) as e:  # pragma: no cover - be robust
@@ -519,7 +553,27 @@ class Lifter:
         elem_bytes = max(1, element_bits(element_of(moved)) // 8)
         args = self.launch.args if self.launch else None
         grid = self.launch.grid if self.launch else None
-        return _attr_of(guard_report(mask, layout, elem_bytes, args, grid, op).to_dict())
+        report = guard_report(mask, layout, elem_bytes, args, grid, op)
+        if not report.evaluated and "loaded from" in report.reason and self.values is not None:
+            tensors = self.values.tensors()
+            if tensors:
+                report = guard_report(mask, layout, elem_bytes, args, grid, op, tensors)
+        return _attr_of(report.to_dict())
+
+    def _trip_report(self, op: Operation) -> dict[str, object] | None:
+        key = tuple(id(lp) for lp in enclosing_loops(op))
+        if key not in self._trips:
+            self._trips[key] = trip_report(op, self.values)
+        return self._trips[key]
+
+    def _condition_json(self, c: Condition) -> dict[str, object]:
+        """A branch condition an op runs under: the branching op, the edge taken, where, whether it is
+        the same for the whole program (a scalar), and the dm ops whose loaded values it depends on."""
+        sources = self.analysis.value(c.value)
+        via = self._dm_ids(sorted(sources.all_sources if isinstance(sources, PtrValue) else sources.sources))
+        return {"origin": op_name_of(c.origin), "taken": c.taken,
+                "uniform": not isinstance(c.value.type, TensorType), "via": via,
+                "loc": self.locations.of(c.origin)}
 
     def _dm_ids(self, python_ids: tuple[int, ...] | list[int]) -> list[int]:
         return sorted({self.node_of[x] for x in python_ids if x in self.node_of})
@@ -554,8 +608,10 @@ class Lifter:
         return ptr, ptr_v.type, mask, None
 
     def _tma_access(self, op: Operation, name: str) -> AccessAttr | None:
-        """TMA moves a box whose innermost stride is 1 (a rule of TMA); the class is indirect when a
-        coordinate depends on loaded data (paged KV with TMA). No per-thread vectors: width 0."""
+        """TMA moves a box whose innermost stride is 1 (a rule of TMA). Its coordinates are scalars: one
+        read from loaded data (paged KV with TMA) is a uniform data-dependent base (`base_via`); only
+        `tt.descriptor_gather`'s per-row offsets tensor is per-lane indirection. No per-thread vectors:
+        width 0."""
         an = self.analysis
         coords = list(getattr(op, "coord", None) or getattr(op, "indices", None) or [])
         if name == "tt.descriptor_gather":
@@ -563,14 +619,18 @@ class Lifter:
         desc_t = op.operands[0].type
         block = desc_t.block_type if isinstance(desc_t, TensorDescType) else None
         shape = shape_of(block) if block is not None else ()
-        sources: set[int] = set()
+        lanes: set[int] = set()
+        base: set[int] = set()
         for c in coords:
             v = an.value(c)
-            sources |= set(v.all_sources if isinstance(v, PtrValue) else v.sources)
+            s = set(v.all_sources if isinstance(v, PtrValue) else v.sources)
+            (lanes if isinstance(c.type, TensorType) and shape_of(c.type) and not (
+                isinstance(v, IntValue) and v.uniform) else base).update(s)
         strides: list[int | str | None] = [None] * max(0, len(shape) - 1) + [1] if shape else []
-        klass = "indirect" if sources else "contiguous"
+        klass = "indirect" if lanes else "contiguous"
         inner = shape[-1] if shape else 1
-        return AccessAttr(klass, strides, len(shape) - 1, inner, 0, 0, 0, 0, 0, self._dm_ids(list(sources)))
+        return AccessAttr(klass, strides, len(shape) - 1, inner, 0, 0, 0, 0, 0, self._dm_ids(sorted(lanes)),
+                          self._dm_ids(sorted(base - lanes)))
 
     def _buffer(self, op: Operation) -> int | None:
         """The allocation of the shared memory the op moves data into or out of (for a TMA load the
@@ -661,20 +721,45 @@ def functions(module: TTModule) -> list[Operation]:
 
 @dataclass(frozen=True)
 class Launch:
-    """What is known of a launch before run time: scalar argument values and the grid (for guards)."""
+    """What is known of a launch before run time: scalar argument values and the grid (for guards and
+    loop trips), and the manifest's launch table (`table`), whose tensors are built (on the CPU, by
+    `eqsat.ingest.launch.launch_tensors`) only when a loop bound or branch reads one."""
 
     args: dict[str, int]
     grid: tuple[int, int, int]
+    table: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     @staticmethod
     def from_manifest(launch: dict | None) -> Launch | None:
-        """From a corpus manifest's `[kernel.launch]` table (scalar args only; tensors are data)."""
+        """From a corpus manifest's `[kernel.launch]` table (scalar args; tensors built when needed)."""
         if not launch:
             return None
         grid = list(launch.get("grid", [1]))
         args = {k: v for k, v in launch.get("args", {}).items()
                 if isinstance(v, int) and not isinstance(v, bool)}
-        return Launch(args, tuple(grid + [1] * (3 - len(grid))))  # type: ignore[arg-type]
+        return Launch(args, tuple(grid + [1] * (3 - len(grid))), launch)  # type: ignore[arg-type]
+
+    def values(self) -> LaunchValues:
+        """The evaluator's view of this launch (one per Launch: its tensors are built at most once)."""
+        got = self.__dict__.get("_values")
+        if got is None:
+            got = LaunchValues(self.args, self.grid, self._tensors if self.table else None)
+            object.__setattr__(self, "_values", got)
+        return got
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        """The launch's tensor arguments as flat numpy arrays (integers as int64, floats as float64)."""
+        if not any(isinstance(v, dict) for v in (self.table or {}).get("args", {}).values()):
+            return {}
+        try:
+            from eqsat.ingest.launch import launch_tensors
+        except ImportError:
+            return {}
+        out = {}
+        for name, t in launch_tensors(self.table).items():
+            flat = t.reshape(-1)
+            out[name] = (flat.double() if flat.is_floating_point() else flat.long()).numpy()
+        return out
 
 
 def _attr_of(value: object) -> Attribute:
@@ -687,6 +772,8 @@ def _attr_of(value: object) -> Attribute:
         return IntAttr(int(value))
     if isinstance(value, int):
         return IntAttr(value)
+    if isinstance(value, float):
+        return FloatAttr(value, Float64Type())
     if value is None:
         return NoneAttr()
     return StringAttr(str(value))
