@@ -40,7 +40,7 @@ from eqsat.lowering.rundir import RunEntry, read_run, read_spec
 
 from eqsat.errors import EqsatError
 from eqsat.ingest.compile import load_function
-from eqsat.ingest.launch import TORCH_DTYPES, build_args, grid3, is_output, numel, parse_init
+from eqsat.ingest.launch import TORCH_DTYPES, build_args, grid3, init_of, is_output, is_view, numel
 from eqsat.ingest.manifest import KernelSpec
 
 NVIDIA_TARGETS = ("h100", "h200")
@@ -78,10 +78,11 @@ def copy_bandwidth(nbytes: int = COPY_BYTES) -> dict[str, float]:
 
 
 def tensor_bytes(launch: dict[str, Any]) -> int:
-    """Bytes of every tensor argument of a launch table (inputs and outputs once each)."""
+    """Bytes of every tensor argument of a launch table (inputs and outputs once each; a view's bytes are
+    its base's, counted once)."""
     total = 0
     for v in launch["args"].values():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and not is_view(v):
             total += numel(v["shape"]) * TORCH_DTYPES[v["dtype"]][1]
     return total
 
@@ -113,7 +114,7 @@ class _Case:
         self.args = build_args(self.spec, "cuda", seed=seed)
         self.outputs = [n for n, v in launch["args"].items() if isinstance(v, dict) and is_output(v)]
         self.poisoned = [n for n in self.outputs
-                         if parse_init(launch["args"][n].get("init", ""))[0] == "poison"]
+                         if init_of(launch["args"][n])[0] == "poison"]
         self.initial = {n: self.args[n].clone() for n in self.outputs}
         self.fn = fn
         kw: dict[str, Any] = dict(spec.constexprs)

@@ -128,7 +128,10 @@ def read_run(run_dir: str | Path) -> list[RunEntry]:
 
 
 def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT) -> KernelSpec | None:
-    """The `spec.json` of a plan folder as a `KernelSpec`, or None where there is none (IR-file kernels)."""
+    """The `spec.json` of a plan folder as a `KernelSpec`, or None where there is none (IR-file kernels).
+
+    The plan folder is `<kernel>/<target>`: the spec's `per_target` overrides for that target are applied
+    (`KernelSpec.for_target`), so the launch, constexprs and options are the ones compiled for it."""
     path = Path(plan_dir) / "spec.json"
     if not path.is_file():
         return None
@@ -136,4 +139,5 @@ def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT) -> KernelSpec | None
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise EqsatError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno, column=e.colno) from None
-    return spec_from_json(data, str(path), root)
+    spec = spec_from_json(data, str(path), root)
+    return spec.for_target(Path(plan_dir).resolve().name)

@@ -180,7 +180,7 @@ def test_entry_lines_are_reported(tmp_path: Path) -> None:
     m = _manifest(tmp_path, ("ok1", "k.py", "good"), ("bad", "k.py", "nothere"))
     err = next(r.error for r in ingest(m, "h100") if r.name == "bad")
     line = next(i + 1 for i, x in enumerate(m.read_text().splitlines()) if x == 'name = "bad"') - 1
-    assert str(err).startswith(f"{m}:{line}: error:"), str(err)
+    assert str(err).startswith(f"{m}:{line}:1: error:"), str(err)
 
 
 def test_missing_and_malformed_manifests_raise_one_line(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ def ingest(source: str | Path | Manifest | KernelSpec | list[KernelSpec], target
     for spec in specs:
         if names is not None and spec.name not in names:
             continue
+        spec = spec.for_target(tgt.name)  # per-target launch values, constexprs, num_stages...
         if not spec.supports(tgt.name):
             if include_skipped:
                 results.append(IngestResult(name=spec.name, target=tgt.name, spec=spec, skipped=True))
@@ -132,6 +133,6 @@ def _entry_order(source: Any) -> list[str]:
         try:
             data = tomllib.loads(Path(source).read_text())
             return [e.get("name", "") for e in data.get("kernel", []) if isinstance(e, dict)]
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
             return []
     return []

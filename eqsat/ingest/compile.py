@@ -260,6 +260,7 @@ def compile_spec(spec: KernelSpec, target: Target, use_cache: bool = True) -> Co
     """Compile `spec` for `target` (no GPU needed); raises `EqsatError` with one clear line on failure."""
     if not spec.supports(target.name):
         raise spec.error(f"not meant for target '{target.name}' (targets: {', '.join(spec.targets or ())})")
+    spec = spec.for_target(target.name)
     fn = load_function(spec) if spec.file is None else None
     key = cache_key(spec, target, fn)
     if use_cache:

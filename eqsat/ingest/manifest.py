@@ -16,6 +16,7 @@ that cannot be read or parsed as TOML at all raises. This module imports only th
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,20 +24,29 @@ from pathlib import Path
 from typing import Any
 
 from eqsat.errors import EqsatError
-from eqsat.ingest.launch import TORCH_DTYPES, TRITON_TO_DTYPE, parse_init
+from eqsat.ingest.launch import TORCH_DTYPES, TRITON_TO_DTYPE, tensor_problems
 
 KNOWN_TARGETS = ("h100", "h200", "mi300x")
+MAX_MANIFEST_BYTES = 8 << 20
 
 _PYTHON_KEYS = {
     "name", "path", "module", "function", "signature", "constexprs", "divisible", "equal_to_1",
     "large_tensors", "none", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
-    "bench", "description",
+    "bench", "description", "per_target",
 }
 _FILE_KEYS = {"name", "file", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags",
               "description"}
 _DEFAULT_KEYS = {"num_warps", "num_stages", "num_ctas", "targets", "tags", "options"}
 _INT_TYPES = {"i1", "i8", "i16", "i32", "i64", "u1", "u8", "u16", "u32", "u64"}
 _FLOAT_TYPES = {"fp16", "bf16", "fp32", "fp64"}
+# constexpr strings that name a Triton dtype; compile.constexpr_value turns them into tl.dtype values
+DTYPE_CONSTEXPRS = ("tl.float16", "tl.bfloat16", "tl.float32", "tl.float64", "tl.int1", "tl.int8",
+                    "tl.int16", "tl.int32", "tl.int64", "tl.uint8", "tl.uint16", "tl.uint32", "tl.uint64",
+                    "tl.float8e4nv", "tl.float8e5", "tl.float8e4b8", "tl.float8e5b16", "tl.float8e4b15")
+# what a [kernel.per_target.<target>] table may change, and how: replaced, or merged key by key
+OVERRIDE_REPLACE = ("num_warps", "num_stages", "num_ctas", "divisible", "equal_to_1", "large_tensors", "none")
+OVERRIDE_MERGE = ("constexprs", "options")
+OVERRIDE_LAUNCH = ("launch", "bench")
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,28 @@ class KernelSpec:
     launch: dict[str, Any] | None = None
     description: str = ""
     bench: dict[str, Any] | None = None  # optional larger launch (same schema) for timing on a GPU
+    per_target: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> overrides (for_target)
+    column: int | None = None  # column of the entry's `[[kernel]]` header
+
+    def for_target(self, target_name: str) -> KernelSpec:
+        """This spec with its `per_target` overrides for `target_name` applied (h200 falls back to h100's).
+
+        Scalars and lists (`num_warps`, `num_stages`, `divisible`, ...) are replaced; `constexprs` and
+        `options` are merged key by key; in `launch`/`bench`, `grid` is replaced and `args` are merged
+        argument by argument. The result has no `per_target` left.
+        """
+        if not self.per_target:
+            return self
+        over = self.per_target.get(target_name)
+        if over is None and target_name == "h200":
+            over = self.per_target.get("h100")
+        if not over:
+            return dataclasses.replace(self, per_target={})
+        base = {k: getattr(self, k) for k in (*OVERRIDE_REPLACE, *OVERRIDE_MERGE, *OVERRIDE_LAUNCH)}
+        merged = merge_override(base, over)
+        for k in ("divisible", "equal_to_1", "large_tensors", "none"):
+            merged[k] = tuple(merged[k])
+        return dataclasses.replace(self, per_target={}, **merged)
 
     @property
     def kind(self) -> str:
@@ -93,7 +125,8 @@ class KernelSpec:
 
     def error(self, problem: str) -> EqsatError:
         """An `EqsatError` that names the manifest, this entry and the problem."""
-        return EqsatError(f"kernel '{self.name}': {problem}", file=self.manifest, line=self.line)
+        return EqsatError(f"kernel '{self.name}': {problem}", file=self.manifest, line=self.line,
+                          column=self.column if self.line is not None else None)
 
     def params(self) -> dict[str, Any]:
         """Everything that decides the compiled code apart from the source, as plain JSON data."""
@@ -123,6 +156,75 @@ class Manifest:
     errors: list[tuple[str, EqsatError]]  # (entry name or "#<index>", error)
 
 
+def merge_override(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`base` (entry fields) with a per-target override applied (the rules of `KernelSpec.for_target`)."""
+    out = dict(base)
+    for k, v in over.items():
+        if k in OVERRIDE_MERGE:
+            out[k] = {**(base.get(k) or {}), **v}
+        elif k in OVERRIDE_LAUNCH:
+            b = base.get(k)
+            if b is None or not isinstance(v, dict) or not isinstance(b, dict):
+                out[k] = v
+                continue
+            merged = {**b, **{kk: vv for kk, vv in v.items() if kk != "args"}}
+            if isinstance(v.get("args"), dict) and isinstance(b.get("args"), dict):
+                merged["args"] = {**b["args"], **v["args"]}
+            out[k] = merged
+        else:
+            out[k] = v
+    return out
+
+
+class _Source:
+    """The manifest's text, to point errors at the line and column of a key inside an entry."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+    def __init__(self, text: str, entry_lines: list[int]) -> None:
+        self.lines = text.splitlines()
+        self.entry_lines = entry_lines
+
+    def span(self, index: int) -> tuple[int, int]:
+        """1-based [first, last) lines of entry `index`."""
+        if index >= len(self.entry_lines):
+            return (0, 0)
+        end = self.entry_lines[index + 1] if index + 1 < len(self.entry_lines) else len(self.lines) + 1
+        return self.entry_lines[index], end
+
+    def find(self, index: int, table: str, key: str, sub: str | None = None) -> tuple[int, int] | None:
+        """(line, column) of `key = ...` in `[table]` of entry `index` (of `sub` inside that line if given);
+        inline tables (`args = { key = ... }`) are searched on the parent table's lines too."""
+        start, end = self.span(index)
+        current = "kernel"
+        key_re = re.compile(r'(^|[\s{,])("?)' + re.escape(key) + r'\2\s*=')
+        fallback: tuple[int, int] | None = None
+        for no in range(start, end):
+            text = self.lines[no - 1]
+            m = self._HEADER.match(text)
+            if m:
+                current = re.sub(r"\s+", "", m.group(1))
+                if current == table and fallback is None:
+                    fallback = (no, text.index("[") + 1)
+                continue
+            if current != table and not table.startswith(current + "."):
+                continue
+            km = key_re.search(text)
+            if km is None:
+                continue
+            if current != table:  # an inline table: the line must name the rest of the path
+                rest = table[len(current) + 1:].split(".")
+                if not all(re.search(r'(^|[\s{,])"?' + re.escape(r) + r'"?\s*=', text) for r in rest):
+                    continue
+            col = km.start(2) + 1 if km.group(1) == "" else km.start(1) + 2
+            if sub is not None:
+                j = text.find(sub, km.end())
+                if j >= 0:
+                    col = j + 1
+            return no, col
+        return fallback
+
+
 def _entry_lines(text: str) -> list[int]:
     """1-based line numbers of each `[[kernel]]` header, in order."""
     return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*kernel\s*\]\]", line)]
@@ -133,11 +235,27 @@ def load_manifest(path: str | Path) -> Manifest:
     p = Path(path)
     label = str(path)
     try:
-        text = p.read_text()
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise EqsatError("manifest not found", file=label) from None
+    except IsADirectoryError:
+        raise EqsatError("manifest is a directory, not a TOML file", file=label) from None
     except OSError as e:
         raise EqsatError(f"cannot read manifest: {e.strerror}", file=label) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise EqsatError(f"manifest is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}", file=label,
+                         line=1, column=1)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise EqsatError(f"not a UTF-8 text file (byte 0x{raw[e.start]:02x}): a manifest is TOML text",
+                         file=label, line=line, column=column) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise EqsatError("not a text file (NUL byte): a manifest is TOML text", file=label,
+                         line=text.count("\n", 0, at) + 1, column=at - (text.rfind("\n", 0, at) + 1) + 1)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -146,11 +264,11 @@ def load_manifest(path: str | Path) -> Manifest:
         raise EqsatError(f"malformed TOML: {msg}", file=label,
                          line=int(m.group(1)) if m else None,
                          column=int(m.group(2)) if m else None) from None
-    return parse_manifest(data, label, base_dir=p.resolve().parent, entry_lines=_entry_lines(text))
+    return parse_manifest(data, label, base_dir=p.resolve().parent, entry_lines=_entry_lines(text), text=text)
 
 
 def parse_manifest(data: dict[str, Any], label: str, base_dir: Path,
-                   entry_lines: list[int] | None = None) -> Manifest:
+                   entry_lines: list[int] | None = None, text: str | None = None) -> Manifest:
     """Validate already-parsed manifest data (`label` names it in messages, paths resolve from `base_dir`)."""
     unknown = set(data) - {"defaults", "kernel", "description"}
     if unknown:
@@ -166,6 +284,7 @@ def parse_manifest(data: dict[str, Any], label: str, base_dir: Path,
     if not isinstance(entries, list):
         raise EqsatError("'kernel' must be an array of tables ([[kernel]])", file=label)
     lines = entry_lines or []
+    source = _Source(text, lines) if text is not None else None
     kernels: list[KernelSpec] = []
     errors: list[tuple[str, EqsatError]] = []
     seen: set[str] = set()
@@ -174,9 +293,9 @@ def parse_manifest(data: dict[str, Any], label: str, base_dir: Path,
         name = entry.get("name") if isinstance(entry, dict) else None
         label_name = name if isinstance(name, str) else f"#{i + 1}"
         try:
-            spec = _parse_entry(entry, dict(defaults), label, line, base_dir, i)
+            spec = _parse_entry(entry, dict(defaults), label, line, base_dir, i, source)
             if spec.name in seen:
-                raise EqsatError(f"kernel '{spec.name}': duplicate name", file=label, line=line)
+                raise spec.error("duplicate name")
             seen.add(spec.name)
             kernels.append(spec)
         except EqsatError as e:
@@ -185,11 +304,27 @@ def parse_manifest(data: dict[str, Any], label: str, base_dir: Path,
 
 
 def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | None, base_dir: Path,
-                 index: int) -> KernelSpec:
-    def fail(problem: str) -> EqsatError:
+                 index: int, source: _Source | None = None, per_target_of: str | None = None) -> KernelSpec:
+    column = None
+    if source is not None and line is not None and line <= len(source.lines):
+        column = source.lines[line - 1].index("[") + 1 if "[" in source.lines[line - 1] else 1
+    prefix = f"kernel.per_target.{per_target_of}." if per_target_of else "kernel."
+
+    def fail(problem: str, at: tuple[str, str, str | None] | None = None) -> EqsatError:
+        """The entry's error; `at` = (table, key, sub) points it at that key's line and column."""
         who = f"kernel '{entry['name']}'" if isinstance(entry, dict) and isinstance(entry.get("name"), str) \
             else f"kernel entry #{index + 1}"
-        return EqsatError(f"{who}: {problem}", file=label, line=line)
+        if per_target_of:
+            problem = f"per_target.{per_target_of}: {problem}"
+        where = None
+        if at is not None and source is not None:
+            table, key, sub = at
+            where = source.find(index, prefix + table if table else prefix.rstrip("."), key, sub)
+            if where is None and per_target_of:
+                where = source.find(index, "kernel." + table if table else "kernel", key, sub)
+        if where is not None:
+            return EqsatError(f"{who}: {problem}", file=label, line=where[0], column=where[1])
+        return EqsatError(f"{who}: {problem}", file=label, line=line, column=column if line else None)
 
     if not isinstance(entry, dict):
         raise fail("must be a table")
@@ -249,6 +384,14 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
             raise fail(f"constexprs: '{k}' is not in the signature")
         if signature[k] != "constexpr":
             raise fail(f"constexprs: '{k}' has signature type {signature[k]!r}, not \"constexpr\"")
+        v = constexprs[k]
+        if isinstance(v, str) and v.strip().startswith(("tl.", "triton.language.")) \
+                and v.strip() not in DTYPE_CONSTEXPRS:
+            raise fail(f"constexprs: '{k}' = {v!r} is not a Triton dtype "
+                       f"(known: {', '.join(DTYPE_CONSTEXPRS)})", at=("", "constexprs", k))
+        if not isinstance(v, (int, float, bool, str)):
+            raise fail(f"constexprs: '{k}' must be a number, a bool or a string (\"tl.float16\" for a dtype)",
+                       at=("", "constexprs", k))
     divisible = _name_list(entry, "divisible", fail)
     equal_to_1 = _name_list(entry, "equal_to_1", fail)
     large = _name_list(entry, "large_tensors", fail)
@@ -284,18 +427,42 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
     if bench is not None:
         _check_launch(bench, signature, fail, key="bench")
 
+    per_target = entry.get("per_target", {})
+    if per_target_of is not None:
+        per_target = {}
+    if not isinstance(per_target, dict):
+        raise fail("'per_target' must be a table of target name -> overrides")
+    for t, over in per_target.items():
+        if t not in KNOWN_TARGETS:
+            raise fail(f"per_target: unknown target {t!r} (known: {', '.join(KNOWN_TARGETS)})",
+                       at=(f"per_target.{t}", "", None))
+        if common["targets"] is not None and t not in common["targets"]:
+            raise fail(f"per_target: '{t}' is not one of the entry's targets")
+        if not isinstance(over, dict):
+            raise fail(f"per_target.{t} must be a table")
+        bad = set(over) - set(OVERRIDE_REPLACE) - set(OVERRIDE_MERGE) - set(OVERRIDE_LAUNCH)
+        if bad:
+            raise fail(f"per_target.{t}: unknown key(s) {', '.join(sorted(bad))} (it may set "
+                       f"{', '.join(OVERRIDE_REPLACE + OVERRIDE_MERGE + OVERRIDE_LAUNCH)})")
+        for k in (*OVERRIDE_MERGE, *OVERRIDE_LAUNCH):
+            if k in over and not isinstance(over[k], dict):
+                raise fail(f"per_target.{t}.{k} must be a table")
+        resolved = merge_override({k: v for k, v in merged.items() if k != "per_target"}, over)
+        _parse_entry(resolved, {}, label, line, base_dir, index, source, per_target_of=t)
+
     return KernelSpec(name=name, manifest=label, line=line, path=path, module=module, function=function,
                       signature=dict(signature), constexprs=dict(constexprs), divisible=divisible,
                       equal_to_1=equal_to_1, none=none, large_tensors=large, launch=launch, bench=bench,
-                      **common)
+                      per_target={t: dict(o) for t, o in per_target.items()}, column=column, **common)
 
 
 def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, default in (("num_warps", 4), ("num_stages", 3), ("num_ctas", 1)):
         v = merged.get(key, default)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise fail(f"'{key}' must be a positive integer")
+        low = 0 if key == "num_stages" else 1  # num_stages = 0: tuned MI300X configs use it
+        if not isinstance(v, int) or isinstance(v, bool) or v < low or v > 64:
+            raise fail(f"'{key}' must be an integer in [{low}, 64]", at=("", key, None))
         out[key] = v
     if out["num_warps"] & (out["num_warps"] - 1):
         raise fail("'num_warps' must be a power of two")
@@ -340,49 +507,56 @@ def _valid_type(ty: str) -> bool:
 
 
 def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = "launch") -> None:
-    """Shape checks of the launch table; consistency with the specialization is `launch.check_consistency`."""
+    """Shape and type checks of a launch table (tensor tables, views, inits; every tensor's dtype against
+    its parameter's element type). Alignment and divisibility against the specialization need the
+    function's JIT flags: `launch.check_consistency`."""
     if not isinstance(launch, dict):
         raise fail(f"'{key}' must be a table")
     bad = set(launch) - {"grid", "args", "allocator"}
     if bad:
-        raise fail(f"{key}: unknown key(s) {', '.join(sorted(bad))}")
+        raise fail(f"{key}: unknown key(s) {', '.join(sorted(bad))}", at=(key, sorted(bad)[0], None))
     grid = launch.get("grid")
     if (not isinstance(grid, list) or not 1 <= len(grid) <= 3
-            or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 1 for g in grid)):
-        raise fail(f"{key}.grid must be a list of 1 to 3 positive integers")
+            or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g < 2**31 for g in grid)):
+        raise fail(f"{key}.grid must be a list of 1 to 3 positive integers (below 2**31)", at=(key, "grid", None))
     args = launch.get("args")
     if not isinstance(args, dict):
         raise fail(f"{key}.args must be a table (runtime parameter -> tensor table or scalar)")
     runtime = [k for k, ty in signature.items() if ty != "constexpr"]
     missing = [k for k in runtime if k not in args]
     if missing:
-        raise fail(f"{key}.args: missing runtime argument(s) {', '.join(missing)}")
+        raise fail(f"{key}.args: missing runtime argument(s) {', '.join(missing)}",
+                   at=(f"{key}.args", "", None))
+    table = f"{key}.args"
     for k, v in args.items():
         if k not in signature:
-            raise fail(f"{key}.args: '{k}' is not in the signature")
-        if signature[k] == "constexpr":
-            raise fail(f"{key}.args: '{k}' is a constexpr; give it in 'constexprs'")
+            raise fail(f"{table}: '{k}' is not in the signature", at=(table, k, None))
+        ty = signature[k]
+        if ty == "constexpr":
+            raise fail(f"{table}: '{k}' is a constexpr; give it in 'constexprs'", at=(table, k, None))
         if isinstance(v, dict):
-            _check_tensor_arg(f"{key}.args.{k}", v, fail)
-        elif not isinstance(v, (int, float, bool)):
-            raise fail(f"{key}.args: '{k}' must be a tensor table or a number")
-
-
-def _check_tensor_arg(k: str, v: dict[str, Any], fail: Any) -> None:
-    bad = set(v) - {"shape", "dtype", "init", "offset", "output"}
-    if bad:
-        raise fail(f"{k}: unknown key(s) {', '.join(sorted(bad))}")
-    shape = v.get("shape")
-    if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s >= 1 for s in shape):
-        raise fail(f"{k}: 'shape' must be a non-empty list of positive integers")
-    if v.get("dtype") not in TORCH_DTYPES:
-        raise fail(f"{k}: unknown dtype {v.get('dtype')!r} (known: {', '.join(TORCH_DTYPES)})")
-    try:
-        parse_init(v.get("init", ""))
-    except ValueError as e:
-        raise fail(f"{k}: {e}") from None
-    off = v.get("offset", 0)
-    if not isinstance(off, int) or off < 0:
-        raise fail(f"{k}: 'offset' must be a non-negative integer (elements)")
-    if not isinstance(v.get("output", False), bool):
-        raise fail(f"{k}: 'output' must be true or false")
+            if not ty.startswith("*"):
+                raise fail(f"{table}: '{k}' is a tensor but the signature says {ty!r}", at=(table, k, None))
+        elif isinstance(v, (int, float, bool)):
+            if ty.startswith("*"):
+                raise fail(f"{table}: '{k}' is a number but the signature says {ty!r} (a tensor table)",
+                           at=(table, k, None))
+            if isinstance(v, float) and not isinstance(v, bool) and ty not in _FLOAT_TYPES:
+                raise fail(f"{table}: '{k}' = {v!r} is a float but the signature says {ty!r}",
+                           at=(table, k, None))
+            if isinstance(v, int) and not isinstance(v, bool) and ty in _FLOAT_TYPES:
+                raise fail(f"{table}: '{k}' = {v!r} is an int but the signature says {ty!r} (write {v}.0)",
+                           at=(table, k, None))
+        else:
+            raise fail(f"{table}: '{k}' must be a tensor table or a number", at=(table, k, None))
+    for problem in tensor_problems(args):
+        k = problem.split("'")[1] if problem.startswith("'") else ""
+        sub = next((w for w in ("view", "init", "dtype", "shape", "stride", "offset") if w in problem), None)
+        raise fail(f"{table}.{problem}" if not problem.startswith("'") else f"{table}: {problem}",
+                   at=(table, k, sub))
+    for k, v in args.items():
+        if isinstance(v, dict):
+            elem = TORCH_DTYPES[v["dtype"]][0]
+            if signature[k][1:] != elem:
+                raise fail(f"{table}: '{k}' has dtype {v['dtype']} ({elem}) but the signature says "
+                           f"{signature[k]!r}", at=(table, k, "dtype"))
