@@ -518,7 +518,8 @@ def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = 
     grid = launch.get("grid")
     if (not isinstance(grid, list) or not 1 <= len(grid) <= 3
             or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g < 2**31 for g in grid)):
-        raise fail(f"{key}.grid must be a list of 1 to 3 positive integers (below 2**31)", at=(key, "grid", None))
+        raise fail(f"{key}.grid must be a list of 1 to 3 positive integers (below 2**31)",
+                   at=(key, "grid", None))
     args = launch.get("args")
     if not isinstance(args, dict):
         raise fail(f"{key}.args must be a table (runtime parameter -> tensor table or scalar)")
@@ -552,8 +553,8 @@ def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = 
     for problem in tensor_problems(args):
         k = problem.split("'")[1] if problem.startswith("'") else ""
         sub = next((w for w in ("view", "init", "dtype", "shape", "stride", "offset") if w in problem), None)
-        raise fail(f"{table}.{problem}" if not problem.startswith("'") else f"{table}: {problem}",
-                   at=(table, k, sub))
+        rest = problem[len(k) + 4:] if problem.startswith(f"'{k}': ") else problem
+        raise fail(f"{table}.{k}: {rest}" if k else f"{table}: {problem}", at=(table, k, sub))
     for k, v in args.items():
         if isinstance(v, dict):
             elem = TORCH_DTYPES[v["dtype"]][0]
