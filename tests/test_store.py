@@ -20,6 +20,7 @@ from eqsat.cli import main
 from eqsat.errors import EqsatError
 from eqsat.store import SCHEMA_VERSION, open_store
 from eqsat.store.schema import migrate, schema_version
+from tests.run_fixtures import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks" / "results" / "bench_opt_h100.json"
@@ -29,30 +30,7 @@ TABLES = ("runs", "kernels", "plans", "costs", "choices", "alternatives", "rule_
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real run: the gather manifest entries that change (gather_rows_1024) and some that do not."""
-    from eqsat.optimize import OptimizeOptions, optimize_paths
-
-    out = tmp_path_factory.mktemp("runs") / "gather_run"
-    rows = optimize_paths([str(ROOT / "corpora" / "ir" / "softmax_rows.h100.ttgir")], ["h100"], out,
-                          OptimizeOptions())
-    manifest = tmp_path_factory.mktemp("m") / "gather.toml"
-    text = (ROOT / "corpora" / "project.toml").read_text()
-    # the first two gather entries of the project manifest, paths made absolute
-    entries = text.split("[[kernel]]")
-    keep = [e for e in entries[1:] if 'name = "gather_rows_1024"' in e or 'name = "transpose_2d"' in e]
-    body = "".join("[[kernel]]" + e.replace('path = "project/', f'path = "{ROOT}/corpora/project/')
-                   for e in keep)
-    manifest.write_text(body)
-    out2 = out.parent / "gather_run2"
-    rows += optimize_paths([str(manifest)], ["h100", "mi300x"], out2, OptimizeOptions())
-    assert all(r["status"] == "ok" for r in rows), rows
-    # one run directory holding both, as `eqsat optimize a b` would write it
-    for d in out2.iterdir():
-        if d.is_dir():
-            shutil.copytree(d, out / d.name)
-    merged = json.loads((out / "run.json").read_text()) + json.loads((out2 / "run.json").read_text())
-    (out / "run.json").write_text(json.dumps(merged))
-    return out
+    return make_run(tmp_path_factory.mktemp("runs") / "gather_run")
 
 
 def _dump(store_path: Path) -> dict[str, list[tuple]]:
