@@ -45,6 +45,7 @@ TERMS: dict[str, str] = {
     "async_setup": "cp.async / direct-to-LDS issue, commit and wait groups",
     "tma_setup": "TMA descriptor, mbarrier init/expect/wait",
     "occupancy_limit": "CTAs per SM allowed by shared memory (informational)",
+    "assumed_trips": "ops priced with an assumed loop trip count, not one from the launch (informational)",
 }
 
 

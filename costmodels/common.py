@@ -9,9 +9,14 @@ Launch scaling (per-op costs are per kernel launch):
 * CTAs: `kernel["grid"]` (the manifest's launch grid, attached by `eqsat cost kernel`) or the op's
   `info["guard"]["grid_programs"]`; when neither is known, one CTA per SM (one full wave), so a per-launch
   time equals the time of one CTA running alone on its SM.
-* Loop trips: an op at `depth > 0` runs once per iteration of its loops. The guard of a masked access
-  records the tiles it evaluated (programs x loop iterations, iterations exact up to 64 per loop); without
-  a guard the model assumes `assumed_loop_trips` (default 8) per nesting level.
+* Loop trips: an op at `depth > 0` runs once per iteration of its loops. The lift evaluates the loop
+  bounds from the launch's values (`info["trips"]`, `eqsat.dm.trips`: scalar arguments, and bounds read
+  from argument tensors); failing that, the guard of a masked access records the tiles it evaluated
+  (iterations exact up to 64 per loop), or a guarded op of the same loop does; else the model assumes
+  `assumed_loop_trips` (default 8) per nesting level and the op's cost carries the informational term
+  `assumed_trips` (1 per op priced so) and `info["trips_assumed"]`.
+* Branches: an op under branch conditions (an early return) runs in `info["executed_fraction"]` of the
+  programs when the lift could evaluate them; else in all of them.
 """
 
 from __future__ import annotations
@@ -217,16 +222,53 @@ def _sibling_trips(op: Mapping[str, Any], kernel: Mapping[str, Any]) -> float | 
     return max(found) if found else None
 
 
-def loop_trips(op: Mapping[str, Any], rates: Rates, kernel: Mapping[str, Any] | None = None) -> float:
-    """How many times the op runs per CTA (1 outside loops): its guard's count, else the count of a
-    guarded op of the same loop (`kernel` given), else `assumed_loop_trips` per nesting level."""
-    depth = int(op.get("depth") or 0)
-    if depth <= 0:
-        return 1.0
-    trips = _guard_trips(op)
+def _launch_trips(op: Mapping[str, Any]) -> float | None:
+    trips = (op.get("info") or {}).get("trips") or {}
+    if trips and not trips.get("assumed") and trips.get("value") is not None:
+        return float(trips["value"])
+    return None
+
+
+def executed_fraction(op: Mapping[str, Any]) -> float:
+    """The fraction of programs that reach the op (its branch conditions, when evaluated), else 1."""
+    f = (op.get("info") or {}).get("executed_fraction")
+    return 1.0 if f is None else max(0.0, min(1.0, float(f)))
+
+
+def _trips(op: Mapping[str, Any], kernel: Mapping[str, Any] | None) -> float | None:
+    """The known trips of the op's loop nest per program, or None (assumed)."""
+    trips = _launch_trips(op)
+    if trips is None:
+        trips = _guard_trips(op)
     if trips is None and kernel is not None:
         trips = _sibling_trips(op, kernel)
-    return trips if trips is not None else float(rates.assumed_loop_trips) ** depth
+    return trips
+
+
+def trips_assumed(op: Mapping[str, Any], kernel: Mapping[str, Any] | None = None) -> bool:
+    """Whether `loop_trips` falls back to `assumed_loop_trips` for this op."""
+    return int(op.get("depth") or 0) > 0 and _trips(op, kernel) is None
+
+
+def loop_trips(op: Mapping[str, Any], rates: Rates, kernel: Mapping[str, Any] | None = None) -> float:
+    """How many times the op runs per CTA: the trips of its loop nest (1 outside loops) from the launch
+    values, else its guard's count, else the count of a guarded op of the same loop (`kernel` given), else
+    `assumed_loop_trips` per nesting level; times the fraction of programs its branches let through."""
+    depth = int(op.get("depth") or 0)
+    fraction = executed_fraction(op)
+    if depth <= 0:
+        return fraction
+    trips = _trips(op, kernel)
+    return (trips if trips is not None else float(rates.assumed_loop_trips) ** depth) * fraction
+
+
+def with_assumed_trips(cost: Cost, op: Mapping[str, Any], kernel: Mapping[str, Any] | None) -> Cost:
+    """Mark a cost priced with an assumed trip count (term `assumed_trips`, `info["trips_assumed"]`)."""
+    if not trips_assumed(op, kernel):
+        return cost
+    cost.terms["assumed_trips"] = cost.terms.get("assumed_trips", 0.0) + 1.0
+    cost.info["trips_assumed"] = True
+    return cost
 
 
 def warps_of(kernel: Mapping[str, Any] | None, default: int = 4) -> int:
@@ -380,12 +422,13 @@ class MovementModel(CostModel):
         dram = c.dram_sectors * scale
         ns = max(self.rates.global_ns(dram), self.rates.l2_ns(sectors))
         lines *= scale
-        return _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
+        cost = _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
                       "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale,
                       "l1_requests": lines},
                      {"global": ns, "issue": self.rates.issue_ns(transactions),
                       "l1": self.rates.l1_ns(lines)},
                      vector_bytes=c.vector_bytes, scale=scale)
+        return with_assumed_trips(cost, op, kernel)
 
     # ---- legality
     def legality(self, kind: str, **params: Any) -> str | None:

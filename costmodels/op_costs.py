@@ -24,8 +24,8 @@ the launch (CTAs x loop trips, `eqsat.costmodels.common`).
                                                  and A once per 256-column slice
     other                                        0
 
-Loop trips come from `common.loop_trips` with the kernel: an op without a guard takes the trip count of
-a guarded op of the same loop.
+Loop trips come from `common.loop_trips` with the kernel (the launch's values, else a guard, else a guarded
+op of the same loop); an op priced with an assumed trip count carries the term `assumed_trips`.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from eqsat.costmodels.common import (
     loop_trips,
     num_ctas,
     pow2_layout,
+    with_assumed_trips,
 )
 
 
@@ -67,7 +68,10 @@ def cost_of_op(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str,
     fn = _KINDS.get(kind)
     if fn is None:
         return Cost()
-    return fn(model, op, kernel)
+    cost = fn(model, op, kernel)
+    if fn in (_global, _tma, _async_copy) or not cost.terms:  # global_access marks its own
+        return cost
+    return with_assumed_trips(cost, op, kernel)
 
 
 def _global(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:

@@ -715,7 +715,7 @@ class AddressAnalysis:
             src = self._source(op)
             if isinstance(element_of(v.type), PtrType):  # loaded pointers: per lane unless a scalar
                 return PtrValue(None, 1, _elem_bytes(element_of(v.type).pointee), unknown(shape, src), src)
-            return unknown(shape, src)
+            return self._apply_hints(op, unknown(shape, src))  # tl.multiple_of(tl.load(...), 16)
         if name == "arith.constant":
             c = _parse_int(_constant_text(op))
             return uniform(shape, Poly.const(c)) if c is not None else unknown(shape)
@@ -834,9 +834,10 @@ class AddressAnalysis:
                 rcontig[d] = max(rcontig[d], min(contig, out.shape[d]))
         if div is not None and coeffs and any(c is None for c in coeffs):
             rdiv = max(out.rdiv if out.rdiv != BIG else 1, div)
-        elif div is not None and out.base.div(self.sym_div) < div:
-            # a hint on an affine value: its base is a multiple of `div` (its strides stay exact)
-            return replace(out, base=self.fresh("hint", div))
+        elif div is not None and min(out.base.div(self.sym_div), out.rdiv) < div:
+            # a hint on an affine value: its base (with any unknown uniform part, such as a loaded
+            # scalar) is a multiple of `div`; its strides stay exact
+            return replace(out, base=self.fresh("hint", div), rdiv=BIG)
         return replace(out, coeffs=tuple(coeffs), rcontig=tuple(rcontig), rdiv=rdiv)
 
     def _region_result(self, op: Operation, v: OpResult, shape: tuple[int, ...]) -> AbstractValue:
