@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from xdsl.dialects.builtin import NoneAttr, TensorType
 from xdsl.ir import Attribute, Block, Operation, OpResult, SSAValue
@@ -25,7 +26,10 @@ from eqsat.ir.syntax import AttrDict, Lit, Syntax, TypeRef, Use
 
 
 class LoweringError(EqsatError):
-    """A plan choice that cannot be applied to the kernel (illegal or not supported), with the reason."""
+    """A plan choice that cannot be applied to the kernel (illegal or not supported), with the reason;
+    `choice` is the plan's Choice that failed (set by eqsat.lowering.apply)."""
+
+    choice: Any = None
 
 
 def fail(kernel: str, op_id: int | None, op: Operation | None, reason: str) -> LoweringError:

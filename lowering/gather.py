@@ -41,7 +41,8 @@ _CONVERT = "%0 : $o0 -> $r0"
 _LOADS = ("tt.load", "amdg.buffer_load")
 
 
-def apply_gather_strategy(op: Operation, params: dict[str, Any], fail) -> None:
+def apply_gather_strategy(op: Operation, params: dict[str, Any], fail) -> Operation:
+    """Apply the strategy; returns the op that now computes the gather's value (a new gather or load)."""
     if op_name_of(op) != "tt.gather":
         raise fail(f"gather_strategy applies to tt.gather, not {op_name_of(op)}")
     strategy = params["strategy"]
@@ -49,13 +50,12 @@ def apply_gather_strategy(op: Operation, params: dict[str, Any], fail) -> None:
         layout = encoding_from_text(params.get("layout", ""))
         if not isinstance(layout, DistributedEncoding):
             raise fail("warp_shuffle needs a register 'layout'")
-        _regather(op, layout, layout, efficient=True, fail=fail)
-    elif strategy == "shared":
-        _gather_shared(op, fail)
-    elif strategy == "indirect_load":
-        _gather_indirect(op, fail)
-    else:
-        raise fail(f"unknown gather strategy '{strategy}'")
+        return _regather(op, layout, layout, efficient=True, fail=fail)
+    if strategy == "shared":
+        return _gather_shared(op, fail)
+    if strategy == "indirect_load":
+        return _gather_indirect(op, fail)
+    raise fail(f"unknown gather strategy '{strategy}'")
 
 
 def axis_of(gather: Operation) -> int:
@@ -96,7 +96,8 @@ def _in_layout(v: SSAValue, layout: Attribute, anchor: Operation) -> SSAValue:
     return conv.results[0]
 
 
-def _regather(op: Operation, src_layout: Attribute, idx_layout: Attribute, efficient: bool, fail) -> None:
+def _regather(op: Operation, src_layout: Attribute, idx_layout: Attribute, efficient: bool, fail
+              ) -> Operation:
     src, idx = op.operands
     axis = axis_of(op)
     if isinstance(src_layout, LinearEncodingAttr) and src.type.get_shape() != idx.type.get_shape():
@@ -116,6 +117,7 @@ def _regather(op: Operation, src_layout: Attribute, idx_layout: Attribute, effic
     gather = new_op("tt.gather", [new_src, new_idx], [result_t], template, attrs)
     insert_before(op, gather)
     _move_consumers(op, gather)
+    return gather
 
 
 def _move_consumers(old_op: Operation, new_op_: Operation) -> None:
@@ -124,13 +126,13 @@ def _move_consumers(old_op: Operation, new_op_: Operation) -> None:
     redirect_consumers(old_op, new_op_)
 
 
-def _gather_shared(op: Operation, fail) -> None:
+def _gather_shared(op: Operation, fail) -> Operation:
     src, idx = _source(op.operands[0]), _source(op.operands[1])
     axis = axis_of(op)
     src_layout, idx_layout = src.type.encoding, idx.type.encoding
     if is_warp_local(src.type, idx.type, axis):
         src_layout = idx_layout = _warps_along(idx.type, axis, fail)
-    _regather(op, src_layout, idx_layout, efficient=False, fail=fail)
+    return _regather(op, src_layout, idx_layout, efficient=False, fail=fail)
 
 
 def _warps_along(t: TensorType, axis: int, fail) -> BlockedEncodingAttr:
@@ -154,7 +156,7 @@ def _warps_and_lanes(t: TensorType) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------------- indirect load
-def _gather_indirect(op: Operation, fail) -> None:
+def _gather_indirect(op: Operation, fail) -> Operation:
     """`gather(load(P, M, O), I)` -> `load(P', M', O')`, the operands evaluated at the gathered
     coordinates (`eqsat.lowering.gathered_address`), in the layout the index is produced in."""
     src, idx = op.operands
@@ -180,6 +182,7 @@ def _gather_indirect(op: Operation, fail) -> None:
         erase_dead(op)
     else:
         _move_consumers(op, new_load)
+    return new_load
 
 
 def _index_for_load(idx: SSAValue, loaded: SSAValue, anchor: Operation) -> SSAValue:

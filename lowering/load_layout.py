@@ -32,14 +32,15 @@ from eqsat.ir.layouts import encoding_from_text
 LOADS = ("tt.load", "amdg.buffer_load")
 
 
-def apply_load_layout(op: Operation, params: dict[str, Any], fail) -> None:
+def apply_load_layout(op: Operation, params: dict[str, Any], fail) -> Operation:
+    """Re-issue load `op` in the choice's layout; returns the new load (the op itself if already there)."""
     name = op_name_of(op)
     if name not in LOADS:
         raise fail(f"load_layout applies to {' or '.join(LOADS)}, not {name}")
     layout = encoding_from_text(params["layout"])
     if not isinstance(layout, DistributedEncoding):
         raise fail(f"'{params['layout']}' is not a register layout")
-    reissue_load(op, layout)
+    return reissue_load(op, layout)
 
 
 def reissue_load(load: Operation, layout: Any) -> Operation:

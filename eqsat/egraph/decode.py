@@ -10,7 +10,8 @@ The input program is itself a selection (`original`, from the encoded root term)
                                  gather_global                   -> gather_strategy indirect_load
                                  convert(gather(.., W ..), W, L)
                                  or gather with other inputs     -> gather_strategy warp_shuffle in W
-    a live new Tile.load(op, L) with L != op's layout           -> load_layout {"layout": L}
+    a live new Tile.load(op, L) or Tile.indirect_load(op, L),
+    L != op's layout                                            -> load_layout {"layout": L}
     a live new Smem.alloc/buffer(op, .., enc), enc != op's       -> shared_encoding {"encoding": enc}
     a live new Smem.staged(op, buf, enc, mode, n)                -> staging {"mode", "stages"} when mode or n
                                                                     differ from op's own ("sync" for a
@@ -98,7 +99,7 @@ def decode(ctx: DecodeContext) -> list[Choice]:
             continue
         node = g.nodes[nid]
         head = node.head
-        if head == "Tile.load":
+        if head in ("Tile.load", "Tile.indirect_load"):
             op = int(g.text(node.children[0]))
             layout = g.text(node.children[1])
             if layout != (ops[op].get("dst_layout") or ""):

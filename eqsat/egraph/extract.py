@@ -150,11 +150,12 @@ def exact_extract(graph: SerializedEGraph, root: str, price: NodePrice,
     if len(nodes) > node_limit:
         return None
     scale = 1000.0  # prices in picoseconds as integers
-    opt = z3.Optimize()
+    ctx = z3.Context()  # a fresh context: z3's state must not carry from one kernel to the next
+    opt = z3.Optimize(ctx=ctx)
     opt.set("timeout", timeout_ms)
-    x = {nid: z3.Bool(f"x{i}") for i, nid in enumerate(nodes)}
-    active = {cid: z3.Bool(f"a{i}") for i, cid in enumerate(classes)}
-    rank = {cid: z3.Int(f"r{i}") for i, cid in enumerate(classes)}
+    x = {nid: z3.Bool(f"x{i}", ctx) for i, nid in enumerate(nodes)}
+    active = {cid: z3.Bool(f"a{i}", ctx) for i, cid in enumerate(classes)}
+    rank = {cid: z3.Int(f"r{i}", ctx) for i, cid in enumerate(classes)}
     opt.add(active[root])
     terms = []
     for cid in classes:
@@ -172,7 +173,7 @@ def exact_extract(graph: SerializedEGraph, root: str, price: NodePrice,
                 opt.add(z3.Implies(x[nid], z3.And(active[child], rank[cid] > rank[child])))
             if p:
                 terms.append(z3.If(x[nid], int(round(p * scale)), 0))
-    opt.minimize(z3.Sum(terms) if terms else z3.IntVal(0))
+    opt.minimize(z3.Sum(terms) if terms else z3.IntVal(0, ctx))
     if opt.check() != z3.sat:
         return None
     model = opt.model()
