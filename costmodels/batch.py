@@ -9,12 +9,17 @@ Input line: `{"shape": [64, 64], "dtype": "f16", "distributed": "#ttg.blocked<..
 - `store_wavefronts`, `load_wavefronts`: wavefronts per instruction (one warp, the worst instruction).
 
 Blank lines are skipped; a line that is not such an object raises `EqsatError` naming `filename:line`.
-The simulation is `eqsat.costmodels.banks.shared_access`.
+The simulation is `eqsat.costmodels.banks.shared_access`. Bounds, so that one line cannot exhaust the
+machine: at most MAX_ELEMENTS elements in `shape` (rank at most MAX_RANK), layout strings of at most
+MAX_LAYOUT_CHARS characters whose integers are at most MAX_LAYOUT_PARAM; any other failure of the
+simulation on a line is that line's one-line error.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,6 +29,11 @@ from .banks import SharedAccess, shared_access
 from .base import TargetParams, load_params
 
 REQUIRED = {"shape": list, "dtype": str, "distributed": str, "shared": str}
+MAX_ELEMENTS = 1 << 20  # the 64K x 64K tile of the issue took 24 GB before this bound
+MAX_RANK = 8
+MAX_LAYOUT_CHARS = 10_000
+MAX_LAYOUT_PARAM = 1 << 16
+_INT = re.compile(r"-?\d+")
 
 
 def _case(line: str, filename: str, lineno: int) -> dict[str, Any]:
@@ -41,6 +51,17 @@ def _case(line: str, filename: str, lineno: int) -> dict[str, Any]:
     shape = case["shape"]
     if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise EqsatError(f"'shape' must be a list of positive integers, not {shape}", filename, lineno)
+    if len(shape) > MAX_RANK or math.prod(shape) > MAX_ELEMENTS:
+        raise EqsatError(f"'shape' {shape[:MAX_RANK + 1]} has more than {MAX_ELEMENTS} elements or rank over "
+                         f"{MAX_RANK}: over the limit", filename, lineno)
+    for key in ("distributed", "shared"):
+        text = case[key]
+        if len(text) > MAX_LAYOUT_CHARS:
+            raise EqsatError(f"'{key}' is longer than {MAX_LAYOUT_CHARS} characters", filename, lineno)
+        big = next((int(m) for m in _INT.findall(text) if abs(int(m)) > MAX_LAYOUT_PARAM), None)
+        if big is not None:
+            raise EqsatError(f"'{key}' has the parameter {big}, over the limit of {MAX_LAYOUT_PARAM}",
+                             filename, lineno)
     return case
 
 
@@ -51,6 +72,10 @@ def _access(params: TargetParams, case: dict[str, Any], direction: str, filename
                              direction)
     except EqsatError as err:
         raise EqsatError(err.message, filename, lineno) from None
+    except Exception as err:  # noqa: BLE001 - a layout the simulator cannot handle: this line's error
+        what = "out of memory" if isinstance(err, MemoryError) else f"{type(err).__name__}: {err}"
+        raise EqsatError(f"cannot simulate this case ({' '.join(what.split())[:200]})", filename,
+                         lineno) from None
 
 
 def bank_conflicts_lines(lines: Iterable[str], target: str, filename: str) -> Iterator[str]:

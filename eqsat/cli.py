@@ -4,7 +4,9 @@
     eqsat cost|optimize|rules|bench|report ...   (modules in eqsat/commands/)
 
 Bad input prints one line `file:line:col: error: ...` on stderr and exits 2, never a traceback; with many
-kernels each bad one is reported and the others still run (exit 2 at the end if any failed).
+kernels each bad one is reported and the others still run (exit 2 at the end if any failed). An internal
+error (a bug) is one line too, exit 1; `--debug` (anywhere on the command line, or EQSAT_DEBUG=1) adds
+the traceback. A closed stdout (`eqsat ... | head -1`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ from eqsat.errors import EqsatError
 from eqsat.targets import TARGETS
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line `eqsat <command>: error: ...` (exit 2), like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="eqsat", description=__doc__.splitlines()[0])
+    ap = _OneLineParser(prog="eqsat", description=__doc__.splitlines()[0])
+    ap.add_argument("--debug", action="store_true",
+                    help="print the traceback of internal errors (also accepted after the subcommand)")
     sub = ap.add_subparsers(dest="command", required=True)
     ing = sub.add_parser("ingest", help="compile/read kernels, parse TTGIR, lift the data movement")
     ing.add_argument("paths", nargs="+", metavar="PATH",
@@ -54,7 +65,15 @@ def _command_modules() -> list:
 
 
 def _error(msg: str) -> None:
-    print(msg.replace("\n", " "), file=sys.stderr)
+    print(" ".join(msg.split()), file=sys.stderr)
+
+
+def _debug_traceback(err: BaseException) -> None:
+    if _DEBUG[0] and getattr(err, "traceback", None):
+        print(err.traceback, file=sys.stderr)  # type: ignore[attr-defined]
+
+
+_DEBUG = [False]
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -84,6 +103,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _print_summary(kernels)
     for k in failed:
         _error(str(k.error))
+        _debug_traceback(k.error)
     return 2 if failed else 0
 
 
@@ -115,14 +135,51 @@ def _print_summary(kernels) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("EQSAT_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    _DEBUG[0] = debug
     args = _parser().parse_args(argv)
+    args.debug = debug
     try:
         return int(args.func(args))
     except EqsatError as e:
         _error(str(e))
+        _debug_traceback(e)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback only with --debug
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        from eqsat.runner import describe_exception
+
+        _error(f"eqsat: internal error: {describe_exception(e)[0]} (run with --debug for the traceback)")
+        return 1
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that the interpreter's final flush is silent."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ class EqsatError(Exception):
         self.column = column
 
     def __str__(self) -> str:
-        place = self.file or "<input>"
+        place = self.file or "eqsat"  # no file: a command-line option or the run itself
         if self.line is not None:
             place += f":{self.line}"
             if self.column is not None:

@@ -226,52 +226,131 @@ RUN_FIELDS = ("kernel", "target", "status", "cost_before", "cost_after", "change
 
 
 def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, options: OptimizeOptions,
-                   jobs: int = 1, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Optimize every kernel of every path for every target; write the run directory; return run.json."""
+                   jobs: int = 1, log: Callable[[str], None] | None = None,
+                   isolation: RunIsolation | None = None) -> list[dict[str, Any]]:
+    """Optimize every kernel of every path for every target; write the run directory; return run.json.
+
+    The front end (read, Triton's verifier, parse, round trip) runs here; every kernel x target that passes
+    it is optimized in a worker process (`eqsat.runner`) killed at `isolation.timeout_s` and capped at
+    `isolation.memory_bytes`, so a kernel that crashes, hangs or blows up fails alone. `run.json` is
+    rewritten as each row finishes and always once at the end, also when the run is interrupted."""
     from eqsat.pipeline import front_end
     from eqsat.targets import TARGETS
 
     for t in targets:
         if t not in TARGETS:
             raise EqsatError(f"unknown target '{t}' (known: {', '.join(TARGETS)})")
+    iso = isolation or RunIsolation()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise EqsatError("the run directory exists and is not a directory", str(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EqsatError(f"cannot create the run directory: {e.strerror or e}", str(out)) from None
     rows: list[dict[str, Any]] = []
     tasks: list[Task] = []
-    specs = {p: _specs_of(p) for p in paths}
-    for k in front_end(paths, targets, lift=False):
-        if not k.ok:
-            rows.append(_error_row(k.name, k.target, str(k.error), 0.0))
-            continue
-        kdir = out / _safe(k.name) / k.target
-        tasks.append(Task(k.name, k.target, k.source, k.ttgir, k.launch, str(kdir),
-                          specs.get(k.source, {}).get(k.name)))
-    if jobs > 1 and len(tasks) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    order: list[tuple[str, Any]] = []  # ("row", row) for front-end failures, ("task", index) otherwise
+    done: dict[int, dict[str, Any]] = {}
 
-        # spawn: forking a process that holds egglog/z3/triton threads can deadlock the children
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_run_task, tasks, [options] * len(tasks)))
-    else:
-        results = [_run_task(t, options) for t in tasks]
-    rows.extend(results)
-    order = {(t.name, t.target): i for i, t in enumerate(tasks)}
-    rows.sort(key=lambda r: order.get((r["kernel"], r["target"]), -1))
-    (out / "run.json").write_text(json.dumps(rows, indent=2) + "\n")
+    def write() -> None:
+        listed = [item if kind == "row" else done.get(item) or _pending_row(tasks[item])
+                  for kind, item in order]
+        if not iso.debug:
+            listed = [{k: v for k, v in r.items() if k != "traceback"} for r in listed]
+        tmp = out / "run.json.tmp"
+        tmp.write_text(json.dumps(listed, indent=2) + "\n")
+        tmp.replace(out / "run.json")
+        rows[:] = listed
+
+    try:
+        specs = {p: _specs_of(p) for p in paths}
+        for k in front_end(paths, targets, lift=False):
+            if not k.ok:
+                order.append(("row", _error_row(k.name, k.target, str(k.error), sum(k.seconds.values()),
+                                                getattr(k.error, "traceback", None))))
+                continue
+            kdir = out / _safe(k.name) / k.target
+            order.append(("task", len(tasks)))
+            tasks.append(Task(k.name, k.target, k.source, k.ttgir, k.launch, str(kdir),
+                              specs.get(k.source, {}).get(k.name)))
+        write()
+        packed = [(t, options) for t in tasks]
+        if iso.in_process:
+            for i, item in enumerate(packed):
+                done[i] = _run_packed(item)
+                write()
+        else:
+            from eqsat.runner import run_isolated
+
+            def on_done(i: int, row: dict[str, Any]) -> None:
+                done[i] = row
+                if log is not None:
+                    log(f"{row['kernel']} [{row['target']}]: {row['status']}")
+                write()
+
+            run_isolated(_run_packed, packed, jobs=jobs, timeout_s=iso.timeout_s,
+                         memory_bytes=iso.memory_bytes, on_failure=_failure_row, on_done=on_done,
+                         warmup=WORKER_IMPORTS)
+    finally:
+        for i, t in enumerate(tasks):
+            if i not in done:
+                done[i] = _error_row(t.name, t.target, f"{t.source}: error: {t.name} [{t.target}]: "
+                                     "not run (the run was interrupted)", 0.0)
+        write()
     return rows
 
 
+@dataclass
+class RunIsolation:
+    """How each kernel x target of a corpus run is isolated: its worker's wall-clock deadline (the whole
+    kernel: seeding, synthesis, extraction, lowering, compile) and address-space cap; `in_process` runs
+    every kernel in this process instead (no deadline or cap; for tests and debugging)."""
+
+    timeout_s: float = 60.0
+    memory_bytes: int | None = 8 << 30
+    in_process: bool = False
+    debug: bool = False  # keep each failure's traceback in its run.json row
+
+
+# imported by each worker before its first task, so that the deadline does not pay for them
+WORKER_IMPORTS = ("egglog", "z3", "triton", "xdsl.ir", "eqsat.rules", "eqsat.egraph.encode",
+                  "eqsat.egraph.extract", "eqsat.costmodels.base", "eqsat.lowering", "eqsat.dm.lift",
+                  "eqsat.ir.parser")
+
+
+def _pending_row(task: Task) -> dict[str, Any]:
+    row = _error_row(task.name, task.target, None, 0.0)
+    row["status"] = "running"
+    return row
+
+
+def _failure_row(packed: tuple[Task, OptimizeOptions], message: str, seconds: float,
+                 tb: str | None) -> dict[str, Any]:
+    task = packed[0]
+    return _error_row(task.name, task.target, f"{task.source}: error: {task.name} [{task.target}]: {message}",
+                      seconds, tb)
+
+
+def _run_packed(packed: tuple[Task, OptimizeOptions]) -> dict[str, Any]:
+    return _run_task(*packed)
+
+
 def _run_task(task: Task, options: OptimizeOptions) -> dict[str, Any]:
-    """One kernel x target, isolated: any failure becomes this row's error."""
+    """One kernel x target, isolated: any failure becomes this row's error (one line, traceback kept)."""
+    from eqsat.runner import describe_exception
+
     t0 = time.perf_counter()
     try:
         return _optimize_task(task, options, t0)
     except EqsatError as e:
-        return _error_row(task.name, task.target, str(e), time.perf_counter() - t0)
-    except Exception as e:  # noqa: BLE001 - a bug in one kernel's run must not stop the corpus
-        msg = f"{task.source}: error: {task.name} [{task.target}]: {type(e).__name__}: {e}"
-        return _error_row(task.name, task.target, msg.splitlines()[0], time.perf_counter() - t0)
+        return _error_row(task.name, task.target, str(e).replace("\n", " "), time.perf_counter() - t0)
+    except BaseException as e:  # noqa: BLE001 - a bug or an egglog panic in one kernel must not stop the corpus
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        line, tb = describe_exception(e)
+        msg = f"{task.source}: error: {task.name} [{task.target}]: internal error: {line}"
+        return _error_row(task.name, task.target, msg, time.perf_counter() - t0, tb)
 
 
 def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str, Any]:
@@ -315,9 +394,13 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
             "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices)}
 
 
-def _error_row(name: str, target: str, error: str, seconds: float) -> dict[str, Any]:
-    return {"kernel": name, "target": target, "status": "error", "cost_before": None, "cost_after": None,
-            "changed": False, "egraph_nodes": None, "seconds": round(seconds, 4), "error": error}
+def _error_row(name: str, target: str, error: str | None, seconds: float,
+               tb: str | None = None) -> dict[str, Any]:
+    row = {"kernel": name, "target": target, "status": "error", "cost_before": None, "cost_after": None,
+           "changed": False, "egraph_nodes": None, "seconds": round(seconds, 4), "error": error}
+    if tb:
+        row["traceback"] = tb
+    return row
 
 
 def _safe(name: str) -> str:

@@ -46,11 +46,9 @@ def run_bank_conflicts(args: argparse.Namespace) -> int:
     from eqsat.costmodels.batch import bank_conflicts_lines
 
     _check_target(args.target)
-    try:
-        with open(args.batch, encoding="utf-8") as f:
-            lines = f.readlines()
-    except OSError as e:
-        raise EqsatError(f"cannot read batch file: {e.strerror or e}", args.batch) from None
+    from eqsat.ir.verify import read_ir_file
+
+    lines = read_ir_file(args.batch).splitlines(keepends=True)  # size-bounded, UTF-8 at line:col
     out = list(bank_conflicts_lines(lines, args.target, args.batch))  # all or nothing: errors first
     sys.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in out))
     return 0
@@ -78,23 +76,37 @@ def _table(kernel: dict[str, Any], cost: Any) -> None:
 def run_kernel(args: argparse.Namespace) -> int:
     from eqsat.costmodels.base import model_for
     from eqsat.dm.json import dm_to_json
-    from eqsat.pipeline import front_end
+    from eqsat.pipeline import front_end, internal_error
 
     _check_target(args.target)
     model = model_for(args.target)
     failed = 0
     for k in front_end(args.paths, [args.target]):
-        if not k.ok:
-            print(str(k.error).replace("\n", " "), file=sys.stderr)
+        error = k.error
+        if error is None:
+            try:
+                kernel = dm_to_json(k.dm, args.target)
+                grid = (k.launch or {}).get("grid")
+                if grid:
+                    kernel["grid"] = list(grid)
+                cost = model.kernel_cost(kernel)
+                if args.format == "json":
+                    print(json.dumps({"kernel": kernel["kernel"], "target": args.target, **cost.to_json()}),
+                          flush=True)
+                else:
+                    _table(kernel, cost)
+                    sys.stdout.flush()
+            except EqsatError as e:
+                error = e
+            except BrokenPipeError:
+                raise
+            except BaseException as e:  # noqa: BLE001 - one kernel's failure must not stop the others
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                error = internal_error(e, "cost model", k.name, args.target, k.source)
+        if error is not None:
+            print(" ".join(str(error).split()), file=sys.stderr)
+            if getattr(args, "debug", False) and getattr(error, "traceback", None):
+                print(error.traceback, file=sys.stderr)
             failed += 1
-            continue
-        kernel = dm_to_json(k.dm, args.target)
-        grid = (k.launch or {}).get("grid")
-        if grid:
-            kernel["grid"] = list(grid)
-        cost = model.kernel_cost(kernel)
-        if args.format == "json":
-            print(json.dumps({"kernel": kernel["kernel"], "target": args.target, **cost.to_json()}))
-        else:
-            _table(kernel, cost)
     return 2 if failed else 0

@@ -1,9 +1,16 @@
 """`eqsat optimize PATH... --target T [--target T2] --out DIR [--jobs N] [--timeout S] [--node-limit N]
-[--min-gain PCT] [--dump-egraph]`: saturate, extract and lower every kernel; write the run directory."""
+[--min-gain PCT] [--dump-egraph]`: saturate, extract and lower every kernel; write the run directory.
+
+Each kernel x target runs in a worker process that is killed at `--timeout` seconds (the whole kernel:
+seeding, synthesis, saturation, extraction, lowering and the compile of the result) and whose address
+space is capped at `--memory-limit` GiB; the e-graph's own time limit (`--saturation-timeout`) is the
+smaller of 10 s and half of `--timeout` unless given. A failing kernel is that row's one-line error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from eqsat.errors import EqsatError
@@ -17,8 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="target; repeat for several")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory to write")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="kernels optimized in parallel")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                   help="saturation time limit per kernel x target (checked between iterations)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="wall-clock limit of each kernel x target (its worker is killed at it; default 60)")
+    p.add_argument("--saturation-timeout", type=float, default=None, metavar="S",
+                   help="e-graph saturation time limit, checked between iterations "
+                        "(default: 10 s or half of --timeout, whichever is smaller)")
+    p.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
+                   help="address-space limit of each kernel's worker in GiB (default 8)")
+    p.add_argument("--in-process", action="store_true",
+                   help="optimize every kernel in this process: no worker, no deadline, no memory cap")
     p.add_argument("--node-limit", type=int, default=20_000, metavar="N", help="e-graph size limit (rows)")
     p.add_argument("--min-gain", type=float, default=2.0, metavar="PCT",
                    help="apply a plan only if it saves at least PCT %% of the input cost (and --min-gain-ns)")
@@ -29,18 +43,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from eqsat.egraph.schedule import Limits
-    from eqsat.optimize import OptimizeOptions, optimize_paths, summary_table
+def _positive(name: str, value: float, integer: bool = False, zero_ok: bool = False) -> None:
+    ok = math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
+    if not ok:
+        kind = "a non-negative" if zero_ok else "a positive"
+        raise EqsatError(f"{name} must be {kind} {'integer' if integer else 'finite number'}, not {value}")
 
-    if args.jobs < 1 or args.timeout <= 0 or args.node_limit < 1:
-        raise EqsatError("--jobs, --timeout and --node-limit must be positive")
-    options = OptimizeOptions(limits=Limits(node_limit=args.node_limit, time_limit_s=args.timeout),
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eqsat.egraph.schedule import Limits
+    from eqsat.optimize import OptimizeOptions, RunIsolation, optimize_paths, summary_table
+
+    _positive("--jobs", args.jobs, integer=True)
+    _positive("--timeout", args.timeout)
+    _positive("--memory-limit", args.memory_limit)
+    _positive("--node-limit", args.node_limit, integer=True)
+    _positive("--exact-node-limit", args.exact_node_limit, integer=True, zero_ok=True)
+    _positive("--min-gain", args.min_gain, zero_ok=True)
+    _positive("--min-gain-ns", args.min_gain_ns, zero_ok=True)
+    if args.min_gain > 100:
+        raise EqsatError(f"--min-gain is a percentage of the input cost (0..100), not {args.min_gain}")
+    saturation = args.saturation_timeout
+    if saturation is None:
+        saturation = min(10.0, args.timeout / 2)
+    _positive("--saturation-timeout", saturation)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise EqsatError("--out names an existing file, not a directory", args.out)
+    options = OptimizeOptions(limits=Limits(node_limit=args.node_limit, time_limit_s=saturation),
                               min_gain_frac=args.min_gain / 100.0, min_gain_ns=args.min_gain_ns,
                               exact_node_limit=args.exact_node_limit, dump_egraph=args.dump_egraph)
-    rows = optimize_paths(args.paths, args.targets or ["h100"], args.out, options, jobs=args.jobs)
-    print(summary_table(rows))
+    memory = int(args.memory_limit * (1 << 30))
+    isolation = RunIsolation(timeout_s=args.timeout, memory_bytes=memory, in_process=args.in_process,
+                             debug=getattr(args, "debug", False))
+    rows = optimize_paths(args.paths, args.targets or ["h100"], args.out, options, jobs=args.jobs,
+                          isolation=isolation)
+    print(summary_table(rows), flush=True)
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
-        print(str(r["error"]).replace("\n", " "), file=sys.stderr)
+        line = " ".join(str(r["error"]).split())
+        if r["kernel"] not in line:
+            head, sep, rest = line.partition(": error: ")
+            line = f"{head}{sep}{r['kernel']} [{r['target']}]: {rest}" if sep else f"{r['kernel']}: {line}"
+        print(line, file=sys.stderr)
+        if getattr(args, "debug", False) and r.get("traceback"):
+            print(r["traceback"], file=sys.stderr)
     return 2 if failed else 0
