@@ -48,7 +48,14 @@ def test_corpus_kernel_compiles(spec, target: str) -> None:
     assert TTG_TARGET[target] in art.ttgir
     assert "tt.func" in art.ttgir
     assert art.asm_kind == ("ptx" if target == "h100" else "amdgcn")
-    assert art.asm
+    assert art.asm and art.upto == "asm"
+    # what ingest uses: the same TTIR and TTGIR from a compile that stops after the TTGIR stage
+    only = compile_spec(spec, get_target(target), upto="ttgir")
+    assert only.upto == "ttgir" and only.asm == ""
+    assert only.ttgir == art.ttgir and only.ttir == art.ttir
+    assert only.metadata["function"] == art.metadata["function"]
+    assert only.metadata["num_warps"] == art.metadata["num_warps"]
+    assert only.cache_key != art.cache_key
     if spec.kind == "python":
         assert "tt.func" in art.ttir
         # the specialization reached the IR: divisible args carry tt.divisibility
@@ -99,6 +106,38 @@ def test_cache_hit_returns_same_text_fast(tmp_path: Path, monkeypatch: pytest.Mo
     # the key covers the target and the spec parameters
     other = compile_spec(spec, get_target("mi300x"))
     assert not other.cached and other.cache_key != first.cache_key
+
+
+def test_ttgir_and_full_artifacts_never_share_a_cache_entry(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EQSAT_CACHE_DIR", str(tmp_path))
+    spec = _project("copy_2d")
+    for target in ("h100", "mi300x"):
+        only = compile_spec(spec, get_target(target), upto="ttgir")
+        full = compile_spec(spec, get_target(target))  # after a TTGIR-only entry: still machine code
+        assert not full.cached and full.asm and full.upto == "asm"
+        again = compile_spec(spec, get_target(target), upto="ttgir")
+        assert again.cached and again.upto == "ttgir" and again.asm == "" and again.ttgir == only.ttgir
+        assert compile_spec(spec, get_target(target)).cached
+    results = ingest(CORPORA / "project.toml", "mi300x", names=["copy_2d"])
+    assert results[0].ok and results[0].artifacts.upto == "ttgir"
+    assert ingest(CORPORA / "project.toml", "mi300x", names=["copy_2d"], upto="asm")[0].artifacts.asm
+
+
+def test_long_compiles_report_progress_on_stderr(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqsat.ingest import compile as compile_mod
+
+    monkeypatch.setattr(compile_mod, "PROGRESS_AFTER_S", 0.05)
+    with compile_mod._Progress(_project("copy_2d"), get_target("mi300x"), "ttgir"):
+        time.sleep(0.4)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith("eqsat: compiling kernel 'copy_2d' (copy.py:copy_2d) for mi300x (TTGIR only)")
+    assert "still running after" in err[0] and "done after 0." in err[1]
+    with compile_mod._Progress(_project("copy_2d"), get_target("h100"), "asm"):
+        pass  # a quick compile says nothing
+    assert capsys.readouterr().err == ""
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -5,9 +5,10 @@
         print(r.name, "ok" if r.ok else r.error)
 
 `ingest` accepts a manifest path (`.toml`), a `.ttgir`/`.ttir` file, a loaded `Manifest`, one
-`KernelSpec` or a list of them, and returns one `IngestResult` per kernel: TTGIR text plus metadata, or
-the `EqsatError` of that kernel alone (a bad entry, a missing function or a compile failure does not stop
-the others). Kernels whose `targets` exclude the target are left out unless `include_skipped=True`.
+`KernelSpec` or a list of them, and returns one `IngestResult` per kernel: TTGIR text plus metadata (the
+compile stops at TTGIR; machine code is made only on request, `upto="asm"`), or the `EqsatError` of that
+kernel alone (a bad entry, a missing function or a compile failure does not stop the others). Kernels
+whose `targets` exclude the target are left out unless `include_skipped=True`.
 
 This package imports only the standard library and triton, so it also runs on GPU machines that have
 triton and torch but none of eqsat's other dependencies.
@@ -90,8 +91,11 @@ def load_specs(source: str | Path | Manifest | KernelSpec | list[KernelSpec]
 
 def ingest(source: str | Path | Manifest | KernelSpec | list[KernelSpec], target: str | Target,
            use_cache: bool = True, names: list[str] | None = None,
-           include_skipped: bool = False) -> list[IngestResult]:
+           include_skipped: bool = False, upto: str = "ttgir") -> list[IngestResult]:
     """Compile every kernel of `source` for `target`; one result per kernel, in manifest order.
+
+    The compile stops after TTGIR (`upto="ttgir"`: the artifacts' `asm` is empty); `upto="asm"` also
+    makes PTX / AMDGCN. Each result's `spec` is the entry with its `per_target` overrides for `target`.
 
     Raises `EqsatError` only when `source` itself cannot be read (missing or malformed manifest file,
     unknown target); every per-kernel problem is reported in that kernel's result.
@@ -108,7 +112,7 @@ def ingest(source: str | Path | Manifest | KernelSpec | list[KernelSpec], target
                 results.append(IngestResult(name=spec.name, target=tgt.name, spec=spec, skipped=True))
             continue
         try:
-            art = compile_spec(spec, tgt, use_cache=use_cache)
+            art = compile_spec(spec, tgt, use_cache=use_cache, upto=upto)
         except EqsatError as e:
             results.append(IngestResult(name=spec.name, target=tgt.name, spec=spec, error=e))
             continue

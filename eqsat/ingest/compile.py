@@ -8,6 +8,13 @@ A `.ttir`/`.ttgir` file spec is compiled from the file. Every failure becomes an
 line naming the manifest, the entry and the problem (for a Triton compile error, its first meaningful
 line and the kernel source line it points at).
 
+`compile_spec(..., upto="ttgir")` (what `ingest` uses) stops after Triton's TTGIR stage: the backend's
+stages up to `ttgir` run exactly as `triton.compile` runs them (same passes, options and metadata), and
+LLVM, PTX/AMDGCN and the binary are never made, so its `asm` is empty. `upto="asm"` (the default) is a
+full `triton.compile` with PTX or AMDGCN, for callers that read machine code. The two are cached under
+different keys. A compile that runs past `PROGRESS_AFTER_S` seconds prints one line on stderr saying
+what is being compiled, and one more when it ends.
+
 Results are cached as JSON under `$EQSAT_CACHE_DIR` (default `~/.cache/eqsat`)/`ingest/`, keyed by a hash
 of the kernel function's source and its dependencies (`JITFunction.cache_key`), the spec's parameters,
 the target, the Triton version and Triton's cache-invalidating environment variables. Imports only the
@@ -25,6 +32,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +41,9 @@ from eqsat.errors import EqsatError
 from eqsat.ingest.manifest import KernelSpec
 from eqsat.targets import Target
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+PROGRESS_AFTER_S = 10.0
+STAGES = ("ttgir", "asm")
 _import_lock = threading.Lock()
 _modules: dict[str, Any] = {}
 
@@ -51,6 +61,7 @@ class CompiledArtifacts:
     metadata: dict[str, Any] = field(default_factory=dict)  # num_warps, num_stages, shared, function, ...
     cache_key: str = ""
     cached: bool = False
+    upto: str = "asm"  # "ttgir": the compile stopped after TTGIR (asm is ""); "asm": full compile
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -137,8 +148,9 @@ def _env_key() -> dict[str, str]:
         return {}
 
 
-def cache_key(spec: KernelSpec, target: Target, fn: Any | None = None) -> str:
-    """Content hash of everything that decides the compiled IR of `spec` on `target`."""
+def cache_key(spec: KernelSpec, target: Target, fn: Any | None = None, upto: str = "asm") -> str:
+    """Content hash of everything that decides the compiled IR of `spec` on `target`, and of how far the
+    compile went (`upto`: a TTGIR-only artifact never answers a request for machine code)."""
     import triton
 
     if spec.file is not None:
@@ -158,6 +170,7 @@ def cache_key(spec: KernelSpec, target: Target, fn: Any | None = None) -> str:
             "num_warps": spec.num_warps, "num_stages": spec.num_stages, "num_ctas": spec.num_ctas,
             "options": {k: repr(v) for k, v in sorted(spec.options.items())}},
         "env": _env_key(),
+        "upto": upto,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -256,25 +269,103 @@ def jit_flags(fn: Any) -> dict[str, frozenset[str]]:
     }
 
 
-def compile_spec(spec: KernelSpec, target: Target, use_cache: bool = True) -> CompiledArtifacts:
-    """Compile `spec` for `target` (no GPU needed); raises `EqsatError` with one clear line on failure."""
+def compile_spec(spec: KernelSpec, target: Target, use_cache: bool = True,
+                 upto: str = "asm") -> CompiledArtifacts:
+    """Compile `spec` for `target` (no GPU needed); raises `EqsatError` with one clear line on failure.
+
+    `upto="ttgir"` stops after the TTGIR stage (no LLVM, no PTX/AMDGCN: `asm` is ""); `upto="asm"` is a
+    full `triton.compile`."""
+    if upto not in STAGES:
+        raise ValueError(f"upto must be one of {STAGES}, got {upto!r}")
     if not spec.supports(target.name):
         raise spec.error(f"not meant for target '{target.name}' (targets: {', '.join(spec.targets or ())})")
     spec = spec.for_target(target.name)
     fn = load_function(spec) if spec.file is None else None
-    key = cache_key(spec, target, fn)
+    key = cache_key(spec, target, fn, upto)
     if use_cache:
         hit = _cache_get(key)
-        if hit is not None:
+        if hit is not None and hit.upto == upto:
             return hit
-    art = _compile(spec, target, fn)
+    with _Progress(spec, target, upto):
+        art = _compile(spec, target, fn, upto)
     art.cache_key = key
     if use_cache:
         _cache_put(art)
     return art
 
 
-def _compile(spec: KernelSpec, target: Target, fn: Any | None) -> CompiledArtifacts:
+class _Progress:
+    """One stderr line when a compile is still running after `PROGRESS_AFTER_S`, one when it ends."""
+
+    def __init__(self, spec: KernelSpec, target: Target, upto: str) -> None:
+        how = "TTGIR only" if upto == "ttgir" else "to PTX" if target.backend == "cuda" else "to AMDGCN"
+        self.what = f"eqsat: compiling kernel '{spec.name}' ({spec.source_label}) for {target.name} ({how})"
+        self.timer: threading.Timer | None = None
+        self.fired = False
+        self.t0 = 0.0
+
+    def _fire(self) -> None:
+        self.fired = True
+        print(f"{self.what}: still running after {PROGRESS_AFTER_S:.0f} s ...", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _Progress:
+        self.t0 = time.monotonic()
+        if PROGRESS_AFTER_S >= 0:
+            self.timer = threading.Timer(PROGRESS_AFTER_S, self._fire)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.fired:
+            how = "failed" if exc[0] is not None else "done"
+            print(f"{self.what}: {how} after {time.monotonic() - self.t0:.1f} s", file=sys.stderr, flush=True)
+
+
+def compile_to_ttgir(src: Any, target: Any, options: dict[str, Any]) -> dict[str, str]:
+    """Triton 3.6's `compiler.compile` up to and including the TTGIR stage: `{"ttir": ..., "ttgir": ...}`.
+
+    The same backend, option parsing, `make_ir` and stage functions as `triton.compile` (the stages dict
+    that `backend.add_stages` fills, run in order, stopping after `ttgir`); no Triton cache is read or
+    written. `src` is an `ASTSource` or the path of a `.ttir`/`.ttgir` file.
+    """
+    from triton import __version__
+    from triton._C.libtriton import ir
+    from triton.compiler.compiler import ASTSource, IRSource, make_backend
+
+    backend = make_backend(target)
+    ir_source = not isinstance(src, ASTSource)
+    context = ir.context()
+    if ir_source:
+        src = IRSource(str(src), context, backend)
+    else:
+        ir.load_dialects(context)
+        backend.load_dialects(context)
+    opts = backend.parse_options(dict(options or {}, **src.parse_options()))
+    stages: dict[str, Any] = {}
+    backend.add_stages(stages, opts, src.language)
+    names = list(stages)
+    first = names.index(src.ext) + (1 if ir_source else 0)
+    metadata: dict[str, Any] = {"hash": "", "target": target, **opts.__dict__, **_env_key(),
+                                "triton_version": __version__}
+    module = src.make_ir(target, opts, backend.get_codegen_implementation(opts), backend.get_module_map(),
+                         context)
+    texts: dict[str, str] = {}
+    if ir_source:
+        texts[src.ext] = str(module)
+    if "ttgir" in names and names.index("ttgir") >= first:
+        for ext in names[first:names.index("ttgir") + 1]:
+            module = stages[ext](module, metadata)
+            texts[ext] = str(module)
+    texts["_num_warps"] = str(metadata.get("num_warps", opts.num_warps))
+    texts["_num_stages"] = str(opts.num_stages)
+    texts["_num_ctas"] = str(opts.num_ctas)
+    return texts
+
+
+def _compile(spec: KernelSpec, target: Target, fn: Any | None, upto: str = "asm") -> CompiledArtifacts:
     import triton
     from triton.compiler import ASTSource
 
@@ -292,6 +383,8 @@ def _compile(spec: KernelSpec, target: Target, fn: Any | None) -> CompiledArtifa
     else:
         signature, constexprs, attrs = ast_source_args(spec, fn, target)
         src = ASTSource(fn, signature, constexprs, attrs)
+    if upto == "ttgir":
+        return _ttgir_only(spec, target, src, options)
     try:
         compiled = triton.compile(src, target=target.gpu_target(), options=options)
     except Exception as e:  # noqa: BLE001 - every compile failure becomes one line
@@ -314,7 +407,33 @@ def _compile(spec: KernelSpec, target: Target, fn: Any | None) -> CompiledArtifa
         ttgir = Path(spec.file).read_text()
     return CompiledArtifacts(name=spec.name, target=target.name, ttir=_text(asm.get("ttir", "")),
                              ttgir=_text(ttgir or ""), asm=_text(asm.get(asm_kind, "")), asm_kind=asm_kind,
-                             metadata=metadata)
+                             metadata=metadata, upto="asm")
+
+
+def _ttgir_only(spec: KernelSpec, target: Target, src: Any, options: dict[str, Any]) -> CompiledArtifacts:
+    import triton
+
+    try:
+        texts = compile_to_ttgir(src, target.gpu_target(), options)
+    except Exception as e:  # noqa: BLE001 - every compile failure becomes one line
+        raise _compile_error(spec, e) from None
+    ttgir = texts.get("ttgir")
+    if ttgir is None and spec.file is not None:
+        ttgir = Path(spec.file).read_text()
+    m = re.search(r"tt\.func\s+(?:public\s+|private\s+)?@([\w.$-]+)", ttgir or "")
+    metadata = {
+        "function": m.group(1) if m else None,
+        "num_warps": int(texts["_num_warps"]),
+        "num_stages": int(texts["_num_stages"]),
+        "num_ctas": int(texts["_num_ctas"]),
+        "shared": None,  # decided by shared-memory allocation in the LLVM stage, which never runs here
+        "triton_version": triton.__version__,
+        "triton_target": target.triton_name,
+        "source": spec.source_label,
+    }
+    asm_kind = "ptx" if target.backend == "cuda" else "amdgcn"
+    return CompiledArtifacts(name=spec.name, target=target.name, ttir=texts.get("ttir", ""),
+                             ttgir=ttgir or "", asm="", asm_kind=asm_kind, metadata=metadata, upto="ttgir")
 
 
 def _text(x: Any) -> str:
