@@ -13,4 +13,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eqsat.commands.bench",
     "eqsat.commands.report",
     "eqsat.commands.runs",
+    "eqsat.commands.serve",
 )

@@ -5,6 +5,8 @@
                 before/after), choices, alternatives (why each lost), rule_firings (matches per rule)
     version 2   bench_imports (one `eqsat bench` report imported into a run) and bench (its rows, one per
                 kernel x target, measured against predicted)
+    version 3   jobs of the service (eqsat.service): the request, status, attempts, progress, the run
+                directory it writes and the run it became
 
 `migrate(conn)` applies every migration above the file's version, each in its own transaction, and sets
 the version after it; a file newer than this code (a version it does not know) is refused, never
@@ -146,6 +148,25 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (run_id, bench_id) REFERENCES bench_imports(run_id, id) ON DELETE CASCADE
     );
     CREATE INDEX bench_by_kernel ON bench(run_id, kernel, target);
+    """,
+    # 3: the service's jobs (a job's run is indexed into runs when it finishes)
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        request_json TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        run_dir TEXT NOT NULL,
+        run_id TEXT,
+        owner TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_status ON jobs(status, created_at);
     """,
 )
 
