@@ -8,8 +8,10 @@ Every IR text eqsat reads is first parsed and verified by Triton's own MLIR pars
 `triton.compile(path)` does for a `.ttgir`/`.ttir` file (`ir.parse_mlir_module` on a context with the
 Triton, NVIDIA and AMD dialects loaded; MLIR verifies after parsing). What Triton rejects is rejected
 here with one line: `file:line:col: error: Triton rejects the IR: <Triton's diagnostic>`. MLIR writes
-its diagnostics to the C++ stderr, so the call runs with file descriptor 2 redirected to a temporary
-file and the first `error:` diagnostic (with its continuation lines) is read back. When the diagnostic
+its diagnostics to the C++ stderr, and some of Triton's verifiers assert (abort the process) on bad
+layouts, so the parse runs in a forked child (bounded: TRITON_TIMEOUT_S, TRITON_MEMORY_BYTES) with file
+descriptor 2 redirected to a file; the first `error:` diagnostic (with its continuation lines), or the
+failed assertion of a child that aborted, is read back. When the diagnostic
 names an op by its own location (a Python source line of the kernel, not the IR file), the text is
 parsed once more with every ` loc(...)` suffix blanked out (line and column of every op unchanged), so
 that the op's place in the IR file is reported.
@@ -22,20 +24,22 @@ of the module, so that eqsat never optimizes a program other than the one it was
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import resource
+import select
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from eqsat.errors import EqsatError
 
-T = TypeVar("T")
-
 MAX_FILE_BYTES = 8 << 20  # the largest corpus TTGIR is 26 kB
 MAX_NESTING = 200  # brackets ( [ { < open at once; Triton's own output nests about 12 deep
+TRITON_TIMEOUT_S = 60.0  # libtriton's parse of one text, in a forked child (26 kB parse in 4 ms)
+TRITON_MEMORY_BYTES = 4 << 30  # that child's address-space cap
 
 _DIAG = re.compile(r"^(?:loc\((?P<loc>.*)\)|(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+)): "
                    r"(?P<sev>error|warning|note|remark): (?P<msg>.*)$")
@@ -110,58 +114,109 @@ def _context():
     return ctx
 
 
-def _with_stderr_captured(fn: Callable[[], T]) -> tuple[T | None, BaseException | None, str]:
-    """Run `fn` with file descriptor 2 redirected; (result, exception, what C++ wrote to stderr)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    result, exc = None, None
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
+def _triton_child(path: str, out_path: str, err_path: str, memory_bytes: int) -> None:
+    """In the forked child: parse `path` with libtriton, write its print (or the error) to `out_path`,
+    with fd 2 (MLIR's diagnostics, an assertion's message) going to `err_path`. Never returns."""
+    code = 1
+    try:
+        fd = os.open(err_path, os.O_WRONLY | os.O_TRUNC)
+        os.dup2(fd, 2)
+        os.close(fd)
         try:
-            result = fn()
-        except Exception as e:  # noqa: BLE001 - libtriton raises RuntimeError; reported by the caller
-            exc = e
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        err = tmp.read(1 << 20).decode("utf-8", errors="replace")
-    return result, exc, err
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        except (ValueError, OSError):
+            pass
+        from triton._C.libtriton import ir
+
+        ctx = _context()
+        try:
+            module = ir.parse_mlir_module(path, ctx)
+            name = module.get_entry_func_name()
+            result = {"printed": str(module)} if name else {"error": "no tt.func in the module"}
+        except Exception as e:  # noqa: BLE001 - libtriton raises RuntimeError("Parse MLIR file failed.")
+            result = {"error": " ".join(str(e).split()) or type(e).__name__}
+        with open(out_path, "w", encoding="utf-8") as f:
+            json.dump(result, f)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent reports the missing result
+        code = 3
+    finally:
+        os._exit(code)
 
 
+def _run_triton_parse(path: str, d: str) -> tuple[dict | None, str, str | None]:
+    """(result, stderr, why it died) of libtriton's parse of `path` in a forked child, bounded in time
+    and memory: an assertion of Triton's verifier aborts that child, not eqsat."""
+    from triton._C.libtriton import amd, ir, nvidia  # noqa: F401 - loaded once here, inherited by the child
+
+    out_path, err_path = os.path.join(d, "result.json"), os.path.join(d, "stderr.txt")
+    open(err_path, "w").close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    done_r, done_w = os.pipe()  # the child holds the write end: EOF when it exits, however it exits
+    pid = os.fork()
+    if pid == 0:
+        os.close(done_r)
+        _triton_child(path, out_path, err_path, TRITON_MEMORY_BYTES)
+    os.close(done_w)
+    try:
+        ready, _, _ = select.select([done_r], [], [], TRITON_TIMEOUT_S)
+    finally:
+        os.close(done_r)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None, _read(err_path), f"did not finish within {TRITON_TIMEOUT_S:g} s"
+    _, status = os.waitpid(pid, 0)
+    err = _read(err_path)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        return None, err, f"crashed ({name})"
+    try:
+        with open(out_path, encoding="utf-8") as f:
+            return json.load(f), err, None
+    except (OSError, ValueError):
+        return None, err, f"stopped without a result (exit status {os.WEXITSTATUS(status)})"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+_ASSERT = re.compile(r"(?:^|: )(?P<file>[\w/.\-]+\.(?:cpp|h)):(?P<line>\d+): .*?(?P<what>Assertion .*)$",
+                     re.M)
 _Loc = tuple[str, int, int]
 
 
 def _parse_with_triton(text: str, fake_name: str) -> tuple[str | None, str | None, _Loc | None]:
     """(Triton's print or None, first error diagnostic, its file location) for `text`."""
-    from triton._C.libtriton import ir
-
     with tempfile.TemporaryDirectory(prefix="eqsat-verify-") as d:
         path = os.path.join(d, fake_name)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-        ctx = _context()
-
-        def parse() -> str:
-            module = ir.parse_mlir_module(path, ctx)
-            name = module.get_entry_func_name()
-            if not name:
-                raise RuntimeError("no tt.func in the module")
-            return str(module)
-
-        printed, exc, err = _with_stderr_captured(parse)
-        if exc is None:
+        result, err, died = _run_triton_parse(path, d)
+        if result is not None and "printed" in result:
             # an op without a location gets its place in this temporary file: not part of the program
-            assert printed is not None
+            printed = result["printed"]
             quoted = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
             printed = re.sub(re.escape(quoted) + r":\d+:\d+", '"<input>":0:0', printed)
             return printed, None, None
         message, loc = _first_error(err)
-        if message is None:
-            message = " ".join(str(exc).split()) or type(exc).__name__
+        if died is not None:
+            m = _ASSERT.search(err)
+            why = f"{os.path.basename(m.group('file'))}:{m.group('line')}: {m.group('what')}" if m else \
+                (message or " ".join(err.split())[-200:] or "no diagnostic")
+            message = f"Triton's parser {died}: {why}"
+        elif message is None:
+            message = (result or {}).get("error") or "Parse MLIR file failed."
         if loc is not None and os.path.basename(loc[0]) == fake_name:
             loc = ("<self>", loc[1], loc[2])
-        return None, message, loc
+        return None, message[:400], loc
 
 
 def _first_error(stderr: str) -> tuple[str | None, tuple[str, int, int] | None]:
