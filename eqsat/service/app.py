@@ -149,6 +149,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     queue = JobQueue(settings.store_path, settings.data_dir, settings.max_queued)
     metrics = settings.metrics
+    from eqsat.ir.verify import triton_verify  # noqa: F401 - libtriton loaded before the first request
+    from eqsat.rules import all_rules
+
+    rule_list = [{"name": r.name, "family": r.family, "doc": r.doc, "soundness": r.soundness,
+                  "plan_choice": r.plan_choice} for r in all_rules()]
     app = FastAPI(title="eqsat", version=__version__,
                   description="Equality-saturation optimizer for the data movement of Triton kernels.")
     app.state.settings = settings
@@ -258,10 +263,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/v1/rules")
     def rules() -> list[dict[str, str]]:
-        from eqsat.rules import all_rules
-
-        return [{"name": r.name, "family": r.family, "doc": r.doc, "soundness": r.soundness,
-                 "plan_choice": r.plan_choice} for r in all_rules()]
+        return rule_list
 
     @app.get("/v1/targets")
     def targets() -> list[dict[str, Any]]:

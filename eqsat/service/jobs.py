@@ -15,13 +15,14 @@ result_cache) gives back every kernel the killed attempt finished.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eqsat.store import open_store
+from eqsat.store import Store, open_store
 
 MAX_ATTEMPTS = 2
 ACTIVE = ("queued", "running")
@@ -31,14 +32,33 @@ class QueueFull(Exception):
     """The queue holds as many unfinished jobs as it may."""
 
 
-@dataclass(frozen=True)
+class _Borrowed:
+    """A thread's own open store, lent for one `with` block (kept open for the thread's next call)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Store:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@dataclass
 class JobQueue:
     store_path: Path
     data_dir: Path
     max_queued: int = 64
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
-    def _store(self):  # one connection per call: the server's threads never share one
-        return open_store(self.store_path)
+    def _store(self) -> _Borrowed:
+        """This thread's connection (SQLite connections are not shared between threads); opened, and the
+        schema migrated, once per thread."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = open_store(self.store_path)
+        return _Borrowed(store)
 
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         job_id = uuid.uuid4().hex[:16]
