@@ -107,6 +107,19 @@ def scalar_trips(src_ptr, dst_ptr, n, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def guarded_loop(src_ptr, dst_ptr, n_rows, n, BLOCK: tl.constexpr):
+    """An early return before a loop bounded by a scalar argument."""
+    pid = tl.program_id(0)
+    if pid >= n_rows:
+        return
+    offs = tl.arange(0, BLOCK)
+    acc = tl.zeros([BLOCK], tl.float32)
+    for i in range(0, n, BLOCK):
+        acc += tl.load(src_ptr + i + offs, mask=i + offs < n, other=0.0)
+    tl.store(dst_ptr + pid * BLOCK + offs, acc)
+
+
+@triton.jit
 def while_search(starts_ptr, n, src_ptr, dst_ptr, BLOCK: tl.constexpr):
     """A binary search over loaded sequence starts (`scf.while`), then a copy at the found row."""
     pid = tl.program_id(0)
@@ -138,6 +151,8 @@ KERNELS = {
     "varlen_rows": (varlen_rows, {"cu_seqlens_ptr": "*i32", "src_ptr": "*fp16", "dst_ptr": "*fp16"},
                     {"D": 64, "BLOCK_M": 16}),
     "scalar_trips": (scalar_trips, {"src_ptr": "*fp32", "dst_ptr": "*fp32", "n": "i32"}, {"BLOCK": 128}),
+    "guarded_loop": (guarded_loop, {"src_ptr": "*fp32", "dst_ptr": "*fp32", "n_rows": "i32", "n": "i32"},
+                     {"BLOCK": 128}),
     "while_search": (while_search, {"starts_ptr": "*i32", "n": "i32", "src_ptr": "*fp32", "dst_ptr": "*fp32"},
                      {"BLOCK": 128}),
 }

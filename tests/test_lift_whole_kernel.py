@@ -199,6 +199,39 @@ def test_trips_read_from_argument_tensors(target):
     assert trip_report(load, LaunchValues({}, (12, 1, 1)))["assumed"] is True
 
 
+@BOTH
+def test_trips_from_a_manifest_launch_table(target):
+    """The same through a manifest's launch table: `launch_tensors` builds cu_seqlens (a prefix sum of
+    random lengths), and the trips are those of its lengths; without the tensor they are assumed."""
+    from eqsat.ingest.launch import launch_tensors
+
+    table = {"grid": [9], "args": {"cu_seqlens_ptr": {"shape": [10], "dtype": "int32",
+                                                      "init": "prefix_sum(0, 100)"},
+                                   "src_ptr": {"shape": [1000, 64], "dtype": "float16", "init": "randn"},
+                                   "dst_ptr": {"shape": [1000, 64], "dtype": "float16", "init": "poison"}}}
+    cu = launch_tensors(table)["cu_seqlens_ptr"].long().numpy()
+    expect = np.mean(-(-np.diff(cu) // 16))
+    ops = movement(graph("varlen_rows", target, Launch.from_manifest(table)))
+    loop_ops = [o for o in ops if o["depth"]]
+    assert loop_ops and all(o["info"]["trips"]["value"] == pytest.approx(expect) for o in loop_ops)
+    scalars_only = {"grid": [9], "args": {}}
+    ops = movement(graph("varlen_rows", target, Launch.from_manifest(scalars_only)))
+    assert all(o["info"]["trips"]["assumed"] == 1 for o in ops if o["depth"])
+
+
+def test_trips_leave_out_programs_an_early_return_stops():
+    """Programs that return before a loop do not run it: trips are averaged over the others, and the cost
+    model's runs per CTA (trips x executed fraction) equal the loop's iterations over the grid / CTAs."""
+    from eqsat.costmodels.common import loop_trips
+
+    rates = model_for("h100").rates
+    data = graph("guarded_loop", "h100", Launch({"n_rows": 3, "n": 1000}, (8, 1, 1)))
+    (inner,) = [o for o in movement(data) if o["depth"]]
+    assert inner["info"]["executed_fraction"] == 3 / 8
+    assert inner["info"]["trips"]["value"] == 8.0
+    assert loop_trips(inner, rates, data) == pytest.approx(3 * 8 / 8)
+
+
 def test_launch_from_manifest_keeps_the_table():
     table = {"grid": [4], "args": {"n": 7, "x": {"shape": [4], "dtype": "int32", "init": "arange"}}}
     launch = Launch.from_manifest(table)

@@ -35,7 +35,6 @@ power of two, where alignment follows `tt.divisibility` of the kernel arguments 
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -56,7 +55,6 @@ from eqsat.ir.syntax import Def, Lit
 
 BIG = 1 << 40  # divisibility of zero
 _MAX_LOOP_NESTING = 4
-_FRESH = itertools.count()
 MAX_VECTOR_BYTES = 16
 
 
@@ -587,7 +585,12 @@ class AddressAnalysis:
         return got.offset if isinstance(got, PtrValue) else got
 
     def fresh(self, stem: str, div: int) -> Poly:
-        name = f"{stem}.{next(_FRESH)}"
+        # numbered per function (sub-analyses of loops share `sym_div`), never per process: the
+        # symbols may appear in strides of the dm JSON, which must not depend on what ran before
+        n = len(self.sym_div)
+        while f"{stem}.{n}" in self.sym_div:
+            n += 1
+        name = f"{stem}.{n}"
         self.sym_div[name] = div
         return Poly.sym(name)
 

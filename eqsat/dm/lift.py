@@ -561,9 +561,11 @@ class Lifter:
         return _attr_of(report.to_dict())
 
     def _trip_report(self, op: Operation) -> dict[str, object] | None:
-        key = tuple(id(lp) for lp in enclosing_loops(op))
+        loops = enclosing_loops(op)
+        key = tuple(id(lp) for lp in loops)
         if key not in self._trips:
-            self._trips[key] = trip_report(op, self.values)
+            outer = self.control.conditions(loops[0]) if loops else []
+            self._trips[key] = trip_report(op, self.values, outer)
         return self._trips[key]
 
     def _condition_json(self, c: Condition) -> dict[str, object]:

@@ -9,9 +9,11 @@ induction variables: an inner loop is counted at up to `MAX_SAMPLES` sampled val
 
     trips per program = mean over programs of  sum over the iterations of the nest (exact, or sampled)
 
-The result is `{"value": t, "assumed": false, "from": "launch"}`; when a bound cannot be evaluated (an
-`scf.while`, a runtime argument the launch lacks, loaded data it does not give) it is `{"assumed": true,
-"reason": ..., "runtime_args": [...]}` and the cost model falls back to its assumed count and says so.
+Programs that an early return keeps from the loop are left out of the mean (the cost model multiplies
+by the fraction that reach it). The result is `{"value": t, "assumed": false, "from": "launch"}`; when
+a bound cannot be evaluated (an `scf.while`, a runtime argument the launch lacks, loaded data it does
+not give) it is `{"assumed": true, "reason": ..., "runtime_args": [...]}` and the cost model falls back
+to its assumed count and says so.
 
 `executed_fraction` does the same for the branch conditions an op runs under (`eqsat.dm.cfg`): the
 fraction of programs for which all of them hold (an early `return` of empty sequences), or None.
@@ -98,8 +100,19 @@ class LaunchValues:
             return fn(tensors)
 
 
-def trip_report(op: Operation, launch: LaunchValues | None) -> dict[str, object] | None:
-    """Trips per program of `op`'s loop nest (None outside loops); see the module docstring."""
+def _reached(conditions: Sequence[Condition], ev: MaskEvaluator) -> bool:
+    """Whether the program passes every condition (True when they cannot be evaluated)."""
+    try:
+        return all(bool(np.all(ev.value(c.value))) == c.taken for c in conditions)
+    except Unknown:
+        return True
+
+
+def trip_report(op: Operation, launch: LaunchValues | None,
+                conditions: Sequence[Condition] = ()) -> dict[str, object] | None:
+    """Trips per program of `op`'s loop nest (None outside loops); see the module docstring. With the
+    branch `conditions` of the outermost loop (an early return before it), the mean is over the programs
+    that reach the loop: the cost model multiplies it by the fraction that do (`executed_fraction`)."""
     loops = enclosing_loops(op)
     if not loops:
         return None
@@ -111,12 +124,15 @@ def trip_report(op: Operation, launch: LaunchValues | None) -> dict[str, object]
 
     def run(tensors):
         total = 0.0
-        progs = _sampled_programs(launch.grid)
-        for pid in progs:
+        reached = 0
+        for pid in _sampled_programs(launch.grid):
             def make(env, pid=pid):
                 return MaskEvaluator(launch.args, pid, launch.grid, env, tensors)
+            if conditions and not _reached(conditions, make({})):
+                continue
+            reached += 1
             total += _count(loops, 0, make, {})
-        return total / len(progs)
+        return total / reached if reached else 0.0
 
     try:
         value = launch.evaluate(run)
