@@ -10,7 +10,17 @@
 cost_before is the price of the input program (always in the e-graph), cost_after the extracted one; the
 extracted plan can never cost more (asserted for the exact extraction; a greedy result that would cost
 more than the input is replaced by the input). A plan whose predicted gain is below `min_gain_frac` of
-the input cost or `min_gain_ns` is not applied: the identity plan, with the reason in `extraction`.
+the input cost or `min_gain_ns` is not applied: the identity plan, with the reason in `extraction`; so is
+a selection that decodes to no choice (its gain, which nothing would realise, is `undecoded_gain_ns`), and
+then cost_after is cost_before.
+
+Every plan is one the lowering applies (given the parsed module): the decoded choices are lowered on a
+copy before the plan is returned; a choice the lowering refuses bans the e-node it came from and the
+extraction runs again (`extraction["lowering"]`: `refused` reasons, `subsumed` choices), up to
+`MAX_LOWERING_ROUNDS` times, then the identity plan. Results are a function of the input and options
+alone: no state is kept across kernels (z3 solves in a fresh context, ties between equal-cost
+selections go to the one with the fewest changes to the input); only a `time_limit` stop of saturation
+depends on the machine.
 
 Run directory (design.md): `DIR/<kernel>/<target>/{input.ttgir, optimized.ttgir, plan.json}`, plus
 `spec.json` for kernels of a manifest (the KernelSpec, paths relative to the repository root) and with
@@ -63,24 +73,22 @@ def rule_families() -> list[Any]:
 
 
 def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None,
-                    grid: list[int] | None = None) -> OptimizeResult:
+                    grid: list[int] | None = None, module: Any = None) -> OptimizeResult:
     """Saturate, extract and decode one kernel (a KernelIR with its dm, or a dm JSON dict) on `target`.
-    `grid` (the launch's program grid, when known) scales every node price to the same number of CTAs."""
-    from eqsat.costmodels.base import cost_sum, model_for
-    from eqsat.egraph.costs import EgglogCostModel, GraphPrices, NodePricer
-    from eqsat.egraph.decode import DecodeContext, decode
+    `grid` (the launch's program grid, when known) scales every node price to the same number of CTAs.
+    `module` (the parsed TTGIR the dm was lifted from; a KernelIR brings its own) makes every extracted
+    plan one the lowering applies: a plan whose lowering refuses a choice is extracted again without the
+    refused e-node (`extraction["lowering"]`), up to `MAX_LOWERING_ROUNDS` times, else the identity."""
+    from eqsat.costmodels.base import model_for
+    from eqsat.egraph.costs import GraphPrices, NodePricer
     from eqsat.egraph.encode import encode_kernel
-    from eqsat.egraph.extract import (
-        dag_cost,
-        exact_extract,
-        greedy_extract,
-        reachable_selected,
-        term_selection,
-    )
+    from eqsat.egraph.extract import dag_cost, term_selection
     from eqsat.egraph.schedule import run_schedule
     from eqsat.egraph.serialized import SerializedEGraph
 
     opts = options or OptimizeOptions()
+    if module is None:
+        module = getattr(kernel, "module", None)
     kernel_json = _kernel_json(kernel, target)
     if grid and not kernel_json.get("grid"):
         kernel_json = {**kernel_json, "grid": [int(g) for g in grid]}
@@ -96,17 +104,65 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
     phases = [Phase(f.name, [f.ruleset], seed=_seeder(f, enc, model)) for f in families]
     report = run_schedule(enc.egraph, phases, opts.limits)
 
-    t1 = time.perf_counter()
     graph = SerializedEGraph.from_egraph(enc.egraph)
     pricer = NodePricer(model, kernel_json)
     prices = GraphPrices(graph, pricer)
     root, original = term_selection(graph, enc.root)
     before_ns = dag_cost(graph, original, root, prices)
+    rule_kinds = {r.name: getattr(r, "plan_choice", "") for f in families for r in f.rules}
+    lowering: dict[str, Any] = {"checked": module is not None, "refused": [], "subsumed": []}
+    for _round in range(MAX_LOWERING_ROUNDS + 1):
+        selection, after_ns, extraction = _extract(enc, graph, prices, pricer, root, original, before_ns,
+                                                   opts)
+        choices, chosen_node = _decode(enc, graph, prices, root, original, selection, rule_kinds, report)
+        choices, selection, after_ns = _apply_margin(choices, selection, after_ns, original, before_ns,
+                                                     extraction, graph, root, prices, opts)
+        if not choices or module is None:
+            break
+        refused = _lowering_refusal(module, enc.name, target, choices, lowering)
+        if refused is None:
+            break
+        choice, reason = refused
+        lowering["refused"].append(reason)
+        nid = chosen_node.get((choice.op, choice.kind))
+        if nid is None or nid in prices.banned or len(lowering["refused"]) > MAX_LOWERING_ROUNDS:
+            extraction["applied"] = False
+            extraction["not_applied_reason"] = f"no plan the lowering applies: {reason}"
+            extraction["rejected_choices"] = len(choices)
+            choices, selection, after_ns = [], original, before_ns
+            break
+        prices.ban(nid, f"not lowerable: {reason}")
+    extraction["lowering"] = lowering
+    plan = Plan(kernel=enc.name, target=target, cost_before=_selected_cost(graph, prices, original, root),
+                cost_after=_selected_cost(graph, prices, selection, root), choices=choices,
+                egraph={"nodes": graph.size(), "classes": len(graph.classes), "rows": report.nodes,
+                        "seconds": round(report.seconds, 4), "stop_reason": report.stop_reason,
+                        "stopped_in": report.stopped_in, "iterations": report.iterations,
+                        "overrun_s": round(report.overrun_s, 4), "rule_matches": report.rule_matches,
+                        "phases": [asdict(p) for p in report.phases],
+                        "families": [f.name for f in families],
+                        "total_seconds": round(time.perf_counter() - t0, 4)},
+                extraction=extraction)
+    return OptimizeResult(plan, enc, graph, report)
+
+
+MAX_LOWERING_ROUNDS = 4  # re-extractions after the lowering refused a choice, before the identity plan
+
+
+def _extract(enc: Any, graph: Any, prices: Any, pricer: Any, root: str, original: dict[str, str],
+             before_ns: float, opts: OptimizeOptions) -> tuple[dict[str, str], float, dict[str, Any]]:
+    """Greedy (egglog) and, under the node bound, exact (z3) extraction; the cheaper of the two, never
+    costlier than the input. Nodes banned in `prices` are never extracted (a greedy term using one is
+    dropped: egglog's extractor does not see the bans)."""
+    from eqsat.egraph.costs import EgglogCostModel
+    from eqsat.egraph.extract import dag_cost, exact_extract, greedy_extract, term_selection
+
+    t1 = time.perf_counter()
     term, greedy_ns = greedy_extract(enc.egraph, enc.root, EgglogCostModel.for_pricer(pricer))
     _, greedy_sel = term_selection(graph, term)
     greedy_check = dag_cost(graph, greedy_sel, root, prices)
     t2 = time.perf_counter()
-    exact = exact_extract(graph, root, prices, node_limit=opts.exact_node_limit)
+    exact = exact_extract(graph, root, prices, node_limit=opts.exact_node_limit, prefer=original)
     t3 = time.perf_counter()
     if exact is not None:
         assert exact.cost_ns <= before_ns + 1e-6 * max(1.0, abs(before_ns)), \
@@ -126,10 +182,22 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
     if after_ns > before_ns:
         selection, method, after_ns = original, "input (greedy costlier than the input)", before_ns
     extraction["method"] = method
+    return selection, after_ns, extraction
 
-    rule_kinds = {r.name: getattr(r, "plan_choice", "") for f in families for r in f.rules}
-    choices = decode(DecodeContext(enc, graph, prices, root, original, selection, rule_kinds,
-                                   report.rule_matches))
+
+def _decode(enc: Any, graph: Any, prices: Any, root: str, original: dict[str, str],
+            selection: dict[str, str], rule_kinds: dict[str, str], report: ScheduleReport
+            ) -> tuple[list[Any], dict[tuple[int, str], str]]:
+    from eqsat.egraph.decode import DecodeContext, decode
+
+    ctx = DecodeContext(enc, graph, prices, root, original, selection, rule_kinds, report.rule_matches)
+    return decode(ctx), ctx.chosen_node
+
+
+def _apply_margin(choices: list[Any], selection: dict[str, str], after_ns: float, original: dict[str, str],
+                  before_ns: float, extraction: dict[str, Any], graph: Any, root: str, prices: Any,
+                  opts: OptimizeOptions) -> tuple[list[Any], dict[str, str], float]:
+    """Keep the plan only when it is worth applying; what is not applied is the input, priced as such."""
     gain = before_ns - after_ns
     margin = max(opts.min_gain_ns, opts.min_gain_frac * before_ns) if math.isfinite(before_ns) else 0.0
     if choices and not math.isfinite(before_ns):
@@ -138,36 +206,53 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
         extraction["not_applied_reason"] = ("the cost model prices the input program as illegal: "
                                             f"{_input_illegal(graph, original, root, prices)}")
         extraction["rejected_choices"] = len(choices)
-        choices, selection, after_ns = [], original, before_ns
-    elif choices and not gain >= margin:
+        return [], original, before_ns
+    if choices and not gain >= margin:
         extraction["applied"] = False
         extraction["not_applied_reason"] = (
             f"predicted gain {gain:.1f} ns is below the margin {margin:.1f} ns "
             f"(max of {opts.min_gain_ns} ns and {opts.min_gain_frac:.0%})")
         extraction["rejected_choices"] = len(choices)
-        choices, selection, after_ns = [], original, before_ns
-    else:
-        extraction["applied"] = bool(choices)
+        return [], original, before_ns
+    extraction["applied"] = bool(choices)
+    if not choices and selection is not original:
+        # a selection that no choice expresses is not what runs: the input runs, at the input's price
+        if gain > 0:
+            extraction["undecoded_gain_ns"] = _num(gain)
+        return [], original, before_ns
+    return choices, selection, after_ns
 
-    def selected_cost(sel: dict[str, str]) -> dict[str, Any]:
-        costs = [prices.cost(sel.get(c) or graph.classes[c][0]) for c in reachable_selected(graph, sel, root)]
-        return cost_sum(costs).to_json()
 
-    plan = Plan(kernel=enc.name, target=target, cost_before=selected_cost(original),
-                cost_after=selected_cost(selection), choices=choices,
-                egraph={"nodes": graph.size(), "classes": len(graph.classes), "rows": report.nodes,
-                        "seconds": round(report.seconds, 4), "stop_reason": report.stop_reason,
-                        "stopped_in": report.stopped_in, "iterations": report.iterations,
-                        "overrun_s": round(report.overrun_s, 4), "rule_matches": report.rule_matches,
-                        "phases": [asdict(p) for p in report.phases],
-                        "families": [f.name for f in families],
-                        "total_seconds": round(time.perf_counter() - t0, 4)},
-                extraction=extraction)
-    return OptimizeResult(plan, enc, graph, report)
+def _lowering_refusal(module: Any, kernel: str, target: str, choices: list[Any], record: dict[str, Any]
+                      ) -> tuple[Any, str] | None:
+    """None when the lowering applies every choice (what it subsumed goes to `record`), else the refused
+    choice and the lowering's reason."""
+    from eqsat.lowering.apply import LoweringReport, lower_with_report
+    from eqsat.lowering.edits import LoweringError
+
+    trial = Plan(kernel=kernel, target=target, cost_before={}, cost_after={}, choices=choices)
+    report = LoweringReport()
+    try:
+        lower_with_report(module, trial, kernel, report)
+    except LoweringError as e:
+        if e.choice is None:
+            raise
+        return e.choice, e.message
+    record["subsumed"] = [s.to_json() for s in report.subsumed]
+    return None
+
+
+def _selected_cost(graph: Any, prices: Any, sel: dict[str, str], root: str) -> dict[str, Any]:
+    from eqsat.costmodels.base import cost_sum
+    from eqsat.egraph.extract import reachable_selected
+
+    costs = [prices.cost(sel.get(c) or graph.classes[c][0]) for c in reachable_selected(graph, sel, root)]
+    return cost_sum(costs).to_json()
 
 
 def optimize(ttgir_text: str, target: str = "h100", options: OptimizeOptions | None = None) -> Plan:
-    """The Python API: parse a TTGIR text, lift it and return the plan for `target`."""
+    """The Python API: parse a TTGIR text, lift it and return the plan for `target` (one the lowering
+    applies: `eqsat.lowering.lower(parse_ttgir(ttgir_text), plan)`)."""
     from eqsat.dm.lift import lift_module
     from eqsat.ir.parser import parse_ttgir
     from eqsat.targets import get_target
@@ -175,7 +260,7 @@ def optimize(ttgir_text: str, target: str = "h100", options: OptimizeOptions | N
     get_target(target)
     module = parse_ttgir(ttgir_text, "<input>")
     dm = lift_module(module, kernel=None, target=target)
-    return optimize_kernel(dm, target, options).plan
+    return optimize_kernel(dm, target, options, module=module).plan
 
 
 def _input_illegal(graph: Any, original: dict[str, str], root: str, prices: Any) -> str:
@@ -344,7 +429,10 @@ def _run_task(task: Task, options: OptimizeOptions) -> dict[str, Any]:
     try:
         return _optimize_task(task, options, t0)
     except EqsatError as e:
-        return _error_row(task.name, task.target, str(e).replace("\n", " "), time.perf_counter() - t0)
+        if e.file is None:  # name the kernel's file (a manifest kernel's label names the kernel too)
+            manifest = task.source.endswith(".toml")
+            e.file = f"{task.source}:{task.name}[{task.target}]" if manifest else task.source
+        return _error_row(task.name, task.target, " ".join(str(e).split()), time.perf_counter() - t0)
     except BaseException as e:  # noqa: BLE001 - a bug or an egglog panic in one kernel must not stop the corpus
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -353,11 +441,40 @@ def _run_task(task: Task, options: OptimizeOptions) -> dict[str, Any]:
         return _error_row(task.name, task.target, msg, time.perf_counter() - t0, tb)
 
 
+def _injected_fault(name: str) -> None:
+    """Test hook of the isolation tests: EQSAT_TEST_FAULT="kernel=segv,kernel2=hang,kernel3=panic"
+    makes that kernel's optimization really crash (SIGSEGV), hang (a busy loop), blow up its memory, or
+    raise an exception that is no Exception and does not pickle (as egglog's PanicException)."""
+    spec = os.environ.get("EQSAT_TEST_FAULT")
+    if not spec:
+        return
+    faults = dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+    fault = faults.get(name)
+    if fault == "segv":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif fault == "hang":
+        while True:
+            pass
+    elif fault == "memory":
+        hog = []
+        while True:
+            hog.append(bytearray(1 << 26))
+    elif fault == "panic":
+        class _Panic(BaseException):
+            def __reduce__(self):  # like pyo3's PanicException: cannot cross a process boundary
+                raise TypeError("cannot pickle '_Panic' object")
+
+        raise _Panic("thread 'main' panicked at src/extract.rs: injected\nnote: run with RUST_BACKTRACE=1")
+
+
 def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str, Any]:
     from eqsat.dm.lift import Launch, lift_module
     from eqsat.ir.parser import parse_ttgir
     from eqsat.ir.printer import print_ttgir
 
+    _injected_fault(task.name)
     kdir = Path(task.out_dir)
     kdir.mkdir(parents=True, exist_ok=True)
     (kdir / "input.ttgir").write_text(task.ttgir)
