@@ -250,6 +250,11 @@ class GraphPrices:
         self.graph = graph
         self.pricer = pricer
         self._metas: dict[str, Any] = {}
+        self.banned: dict[str, str] = {}  # node id -> why it must not be extracted (e.g. not lowerable)
+
+    def ban(self, nid: str, reason: str) -> None:
+        """Price node `nid` as illegal from now on (extraction then never picks it)."""
+        self.banned[nid] = reason
 
     def class_meta(self, cid: str) -> Any:
         """A class's meta, from its first node's own arguments (Tile/Smem children are not needed)."""
@@ -270,6 +275,8 @@ class GraphPrices:
         node = self.graph.nodes[nid]
         if node.literal is not None:
             return Cost()
+        if nid in self.banned:
+            return Cost.infeasible(self.banned[nid])
         args = tuple(self.class_meta(ch) for ch in node.children)
         return self.pricer.price(node.sort, node.name, args)
 

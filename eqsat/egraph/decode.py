@@ -54,6 +54,7 @@ class DecodeContext:
         memo: dict[Any, str] = {}
         self.op_class = {oid: class_of(self.graph, t, memo) for oid, t in self.encoded.tiles.items()}
         self._best: dict[str, float] | None = None
+        self.chosen_node: dict[tuple[int, str], str] = {}  # (op, kind) of each choice -> its e-node
 
     @property
     def best(self) -> dict[str, float]:
@@ -71,6 +72,7 @@ def decode(ctx: DecodeContext) -> list[Choice]:
     def add(op: int, kind: str, params: dict[str, Any], cid: str, nid: str) -> None:
         if (op, kind) not in choices:
             choices[(op, kind)] = _choice(ctx, op, kind, params, cid, nid)
+            ctx.chosen_node[(op, kind)] = nid
 
     live_set = set(live)
     for oid, cid in ctx.op_class.items():

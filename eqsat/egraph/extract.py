@@ -8,7 +8,9 @@ Two extractors over the same node prices (eqsat.egraph.costs):
 * `exact_extract`: an optimal DAG extraction by z3 `Optimize` over the serialized e-graph, for graphs up to
   `EXACT_NODE_LIMIT` nodes: a Boolean per node, exactly one node per active class, a chosen node activates
   its children's classes, and an integer rank per class that strictly decreases along chosen edges (no
-  cycles). Illegal (infinite) nodes are never chosen. Minimises the sum of the chosen nodes' prices.
+  cycles). Illegal (infinite) nodes are never chosen. Minimises the sum of the chosen nodes' prices, then
+  (given the input's selection) the number of chosen nodes that are not the input's. Each call builds
+  its problem in a fresh z3 context, so nothing of an earlier kernel's solve steers this one.
 
 A `Selection` maps class id -> chosen node id; `dag_cost` sums the prices of the nodes reachable from the
 root through the selection (each once).
@@ -138,8 +140,11 @@ def tree_costs(graph: SerializedEGraph, price: NodePrice) -> dict[str, float]:
 
 
 def exact_extract(graph: SerializedEGraph, root: str, price: NodePrice,
-                  node_limit: int = EXACT_NODE_LIMIT, timeout_ms: int = 20000) -> ExtractionResult | None:
-    """Optimal DAG extraction with z3, or None when the graph is over `node_limit` nodes or z3 gives up."""
+                  node_limit: int = EXACT_NODE_LIMIT, timeout_ms: int = 20000,
+                  prefer: Selection | None = None) -> ExtractionResult | None:
+    """Optimal DAG extraction with z3, or None when the graph is over `node_limit` nodes or z3 gives up.
+    Among selections of equal cost, one with the fewest nodes outside `prefer` (the input program): ties
+    are not left to the solver's search order."""
     import time
 
     import z3
@@ -157,6 +162,8 @@ def exact_extract(graph: SerializedEGraph, root: str, price: NodePrice,
     active = {cid: z3.Bool(f"a{i}", ctx) for i, cid in enumerate(classes)}
     rank = {cid: z3.Int(f"r{i}", ctx) for i, cid in enumerate(classes)}
     opt.add(active[root])
+    kept = set(prefer.values()) if prefer is not None else set(nodes)
+    tie = len(nodes) + 1
     terms = []
     for cid in classes:
         members = graph.classes[cid]
@@ -171,8 +178,12 @@ def exact_extract(graph: SerializedEGraph, root: str, price: NodePrice,
                     opt.add(z3.Not(x[nid]))
                     break
                 opt.add(z3.Implies(x[nid], z3.And(active[child], rank[cid] > rank[child])))
-            if p:
-                terms.append(z3.If(x[nid], int(round(p * scale)), 0))
+            # ties in price go to the fewest nodes outside `prefer`: one objective, price (ps) first,
+            # scaled past the largest possible count of changes (a second lexicographic objective makes
+            # z3 search far longer: tma_matmul 0.3 s -> over 20 s)
+            weight = int(round(p * scale)) * tie + (1 if nid not in kept else 0)
+            if weight:
+                terms.append(z3.If(x[nid], weight, 0))
     opt.minimize(z3.Sum(terms) if terms else z3.IntVal(0, ctx))
     if opt.check() != z3.sat:
         return None

@@ -133,6 +133,13 @@ def prove_fold(a: LinearLayout, b: LinearLayout, c: LinearLayout) -> Proof:
 
 
 # ------------------------------------------------------------------------------------------ synthesis
+# z3's deterministic work counter (`rlimit`), not wall-clock time, bounds a synthesis: whether a swizzle is
+# found must not depend on the machine's load. ~1.5e6 is about a second of this solver on the machines
+# the corpus was timed on (gather_rows_1024's three problems give up at it; every other corpus problem
+# needs under 1e5). The wall-clock timeout is only a backstop against a runaway solve.
+SYNTHESIS_RLIMIT = 1_500_000
+
+
 @dataclass
 class AccessPattern:
     """One warp-collective shared access: which coordinate each lane's vector starts at, how many bytes a
@@ -155,17 +162,20 @@ def _bank_conflict_pairs(p: AccessPattern) -> list[tuple[int, int]]:
 
 
 def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
-                           accesses: Sequence[AccessPattern],
-                           timeout_ms: int = 1000) -> list[list[int]] | None:
+                           accesses: Sequence[AccessPattern], rlimit: int = SYNTHESIS_RLIMIT,
+                           timeout_ms: int = 20000) -> list[list[int]] | None:
     """An XOR swizzle of a row-major `rows x cols` buffer (offset = row * cols + (col ^ M row), M acting
     on whole `vec`-element vectors) under which every access is conflict-free, as `#ttg.shared_linear`
     offset bases ([dim0, dim1] per offset bit), or None when z3 proves there is none of this form or does
-    not find one within `timeout_ms` (the optimizer's time budget; `eqsat rules check` passes more)."""
+    not find one within `rlimit` units of work (the optimizer's budget, the same on every machine; the
+    answer is a function of the arguments alone: a fresh z3 context per call)."""
     rb, cb, vb = rows.bit_length() - 1, cols.bit_length() - 1, vec.bit_length() - 1
     if (1 << rb) != rows or (1 << cb) != cols or (1 << vb) != vec or vb > cb:
         raise ValueError("synthesis needs power-of-two rows, cols and vec <= cols")
     free = cb - vb  # column bits a swizzle may flip (whole vectors only)
-    m = [[z3.Bool(f"m_{i}_{j}") for j in range(free)] for i in range(rb)]  # row bit i flips col bit vb+j
+    # a fresh context per synthesis: which model z3 returns must not depend on earlier solves
+    ctx = z3.Context()
+    m = [[z3.Bool(f"m_{i}_{j}", ctx) for j in range(free)] for i in range(rb)]  # row bit i flips col vb+j
     word_shift = max(0, (4 // elem_bytes).bit_length() - 1)
 
     def difference_bits(drow: int, dcol: int) -> list[z3.BoolRef]:
@@ -176,16 +186,17 @@ def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
             terms = [m[i][k - vb] for i in range(rb) if k >= vb and (drow >> i) & 1]
             const = bool((dcol >> k) & 1)
             if not terms:
-                bits.append(z3.BoolVal(const))
+                bits.append(z3.BoolVal(const, ctx))
             else:
                 x = terms[0] if len(terms) == 1 else z3.Xor(terms[0], terms[1]) if len(terms) == 2 \
                     else z3.Sum([z3.If(t, 1, 0) for t in terms]) % 2 == 1
                 bits.append(z3.Not(x) if const else x)
         for i in range(rb):
-            bits.append(z3.BoolVal(bool((drow >> i) & 1)))
+            bits.append(z3.BoolVal(bool((drow >> i) & 1), ctx))
         return bits
 
-    s = z3.Solver()
+    s = z3.Solver(ctx=ctx)
+    s.set("rlimit", int(rlimit))
     s.set("timeout", int(timeout_ms))
     for p in accesses:
         lo = (p.vector_bytes // elem_bytes).bit_length() - 1  # offset bits inside one lane's vector
@@ -198,8 +209,9 @@ def synthesize_xor_swizzle(rows: int, cols: int, elem_bytes: int, vec: int,
             # different banks, or the very same word/vector (a broadcast, no conflict)
             in_window = d[lo:min(hi, len(d))]
             above = d[hi:]
-            s.add(z3.Or(*in_window, z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
-                  if in_window else z3.Not(z3.Or(*above)) if above else z3.BoolVal(True))
+            true = z3.BoolVal(True, ctx)
+            s.add(z3.Or(*in_window, z3.Not(z3.Or(*above)) if above else true)
+                  if in_window else z3.Not(z3.Or(*above)) if above else true)
     r = s.check()
     if r != z3.sat:
         return None
