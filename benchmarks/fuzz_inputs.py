@@ -80,6 +80,9 @@ def triton_accepts(path: str) -> tuple[bool, str]:
     if pid == 0:
         code = 1
         try:
+            import faulthandler
+
+            faulthandler.disable()
             fd = os.open(os.devnull, os.O_WRONLY)
             os.dup2(fd, 2)
             ctx = ir.context()

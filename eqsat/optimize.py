@@ -474,16 +474,16 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
     from eqsat.ir.parser import parse_ttgir
     from eqsat.ir.printer import print_ttgir
 
-    _injected_fault(task.name)
     kdir = Path(task.out_dir)
     kdir.mkdir(parents=True, exist_ok=True)
+    _injected_fault(task.name)
     (kdir / "input.ttgir").write_text(task.ttgir)
     if task.spec is not None:
         (kdir / "spec.json").write_text(json.dumps(task.spec, indent=2) + "\n")
     label = f"{task.source}:{task.name}[{task.target}].ttgir"
     module = parse_ttgir(task.ttgir, label)
     dm = lift_module(module, kernel=task.name, target=task.target, launch=Launch.from_manifest(task.launch))
-    result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"))
+    result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"), module=module)
     plan = result.plan
     plan.save(kdir / "plan.json")
     if options.dump_egraph:

@@ -24,6 +24,7 @@ of the module, so that eqsat never optimizes a program other than the one it was
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import re
@@ -119,6 +120,7 @@ def _triton_child(path: str, out_path: str, err_path: str, memory_bytes: int) ->
     with fd 2 (MLIR's diagnostics, an assertion's message) going to `err_path`. Never returns."""
     code = 1
     try:
+        faulthandler.disable()  # an abort here is the expected rejection, not a dump on the parent's stderr
         fd = os.open(err_path, os.O_WRONLY | os.O_TRUNC)
         os.dup2(fd, 2)
         os.close(fd)
