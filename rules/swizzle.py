@@ -115,9 +115,17 @@ def prove_encoding(text: str, shape: tuple[int, ...]) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- synthesis
+MAX_LANES = 64  # a warp has 32 (NVIDIA) or 64 (CDNA) lanes; a bigger lane count is not a real layout
+MAX_SYNTH_ELEMENTS = 1 << 20  # buffers the synthesis models (rows x cols after padding)
+
+
 def _lane_coords(layout: str, shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """(row, col) of every lane's first element; [] for a layout of more than MAX_LANES lanes (the loop
+    would otherwise run 2^63 times on a hostile threadsPerWarp)."""
     ll = _pow2_layout(layout, shape)
     n = ll.get_in_dim_size("lane")
+    if n > MAX_LANES:
+        return []
     out = []
     for lane in range(n):
         r = ll.apply({"lane": lane})
@@ -139,6 +147,8 @@ def synthesize(store_layout: str, load_layout: str, shape: tuple[int, int], dtyp
 
     params = load_params(target)
     rows, cols = padded(shape)
+    if rows * cols > MAX_SYNTH_ELEMENTS:
+        return None
     e = ELEM_BYTES.get(dtype, 4)
     vec = min(_vec(store_layout, (rows, cols), e), _vec(load_layout, (rows, cols), e), cols)
     accesses = []
