@@ -26,6 +26,10 @@ Choice kinds and their `params` (every lowering in `eqsat.lowering` implements e
 
 Each choice carries the rule that produced it, its cost before/after (the op's `Cost.to_json()`), and the
 alternatives that lost, each with why (`illegal: <reason>` or `costlier by X ns`).
+
+A plan is a function of the kernel, the target and the options alone. The only fields that are not are
+the wall-clock times (`TIMING_KEYS`: saturation, extraction and total seconds); `canonical_json()` is the
+plan without them, byte-identical for the same input whatever ran before in the process.
 """
 
 from __future__ import annotations
@@ -42,6 +46,20 @@ CHOICE_KINDS: dict[str, tuple[str, ...]] = {
     "gather_strategy": ("strategy",),
     "staging": ("mode",),
 }
+
+
+# wall-clock fields of plan.json (egraph.seconds/total_seconds/overrun_s, egraph.phases[].seconds,
+# extraction.greedy_seconds/exact_seconds): the machine's speed, not the plan
+TIMING_KEYS = frozenset({"seconds", "total_seconds", "overrun_s", "greedy_seconds", "exact_seconds"})
+
+
+def without_timing(data: Any) -> Any:
+    """`data` (plan or run JSON) with every `TIMING_KEYS` field removed, at any depth."""
+    if isinstance(data, dict):
+        return {k: without_timing(v) for k, v in data.items() if k not in TIMING_KEYS}
+    if isinstance(data, list):
+        return [without_timing(v) for v in data]
+    return data
 
 
 @dataclass
@@ -87,6 +105,10 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def canonical_json(self) -> str:
+        """plan.json's text without the wall-clock fields: equal for equal inputs."""
+        return json.dumps(without_timing(self.to_json()), indent=2, sort_keys=True) + "\n"
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Plan:

@@ -14,3 +14,16 @@ def copy_row_to_runtime_offset(rows_ptr, indptr_ptr, src_ptr, dst_ptr, BLOCK: tl
     offs = tl.arange(0, BLOCK)
     x = tl.load(src_ptr + row * BLOCK + offs)
     tl.store(dst_ptr + out_off + offs, x)
+
+
+@triton.jit
+def copy_rows_per_lane(rows_ptr, indptr_ptr, src_ptr, dst_ptr, D: tl.constexpr, R: tl.constexpr):
+    """A gather of R rows, each lane's row read from `rows_ptr` (per-lane indirection), written at a
+    loaded offset whose alignment is unknown (so Triton stores in another layout than it loads)."""
+    pid = tl.program_id(0)
+    r = tl.arange(0, R)
+    rows = tl.load(rows_ptr + pid * R + r)
+    out_off = tl.load(indptr_ptr + pid)
+    cols = tl.arange(0, D)
+    x = tl.load(src_ptr + rows[:, None] * D + cols[None, :])
+    tl.store(dst_ptr + out_off + r[:, None] * D + cols[None, :], x)
