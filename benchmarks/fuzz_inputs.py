@@ -162,7 +162,7 @@ def run_case(task: dict[str, Any]) -> dict[str, Any]:
     rc, _out, err = _call_cli(argv)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     row["rc"], row["outcome"] = rc, classify(rc, err, path)
-    row["stderr"] = err.strip()[:600]
+    row["stderr"] = err.strip()[:240]
     row["stderr_lines"] = len([ln for ln in err.splitlines() if ln.strip()])
     if command == "optimize":
         row.update(_rewrites(path, task["out"], target))

@@ -137,6 +137,8 @@ def _parse_and_lift(k: KernelIR, parse_ttgir, lift: bool, label: str) -> KernelI
     try:
         _stages(k, parse_ttgir, lift, label, stage)
     except EqsatError as e:
+        if e.file is None:
+            e.file = label
         k.error = e
     except BaseException as e:  # noqa: BLE001 - egglog's PanicException is a BaseException
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
@@ -147,7 +149,7 @@ def _parse_and_lift(k: KernelIR, parse_ttgir, lift: bool, label: str) -> KernelI
 
 def _stages(k: KernelIR, parse_ttgir, lift: bool, label: str, stage: list[str]) -> None:
     from eqsat.ir.printer import print_ttgir
-    from eqsat.ir.verify import check_limits, check_round_trip, triton_verify
+    from eqsat.ir.verify import check_limits, check_module_limits, check_round_trip, triton_verify
 
     assert k.ttgir is not None
     t0 = time.perf_counter()
@@ -159,6 +161,7 @@ def _stages(k: KernelIR, parse_ttgir, lift: bool, label: str, stage: list[str]) 
     k.seconds["parse"] = time.perf_counter() - t0
     stage[0], t0 = "print (round trip)", time.perf_counter()
     check_round_trip(canonical, print_ttgir(module), label)
+    check_module_limits(module, k.ttgir, label)
     k.module = module
     k.seconds["round_trip"] = time.perf_counter() - t0
     if lift:

@@ -48,7 +48,10 @@ def run_bank_conflicts(args: argparse.Namespace) -> int:
     _check_target(args.target)
     from eqsat.ir.verify import read_ir_file
 
-    lines = read_ir_file(args.batch).splitlines(keepends=True)  # size-bounded, UTF-8 at line:col
+    try:
+        lines = read_ir_file(args.batch).splitlines(keepends=True)  # size-bounded, UTF-8 at line:col
+    except EqsatError as e:
+        raise EqsatError(f"cannot read batch file: {e.message}", args.batch, e.line, e.column) from None
     out = list(bank_conflicts_lines(lines, args.target, args.batch))  # all or nothing: errors first
     sys.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in out))
     return 0
@@ -97,6 +100,8 @@ def run_kernel(args: argparse.Namespace) -> int:
                     _table(kernel, cost)
                     sys.stdout.flush()
             except EqsatError as e:
+                if e.file is None:
+                    e.file = k.source
                 error = e
             except BrokenPipeError:
                 raise

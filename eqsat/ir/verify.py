@@ -384,3 +384,25 @@ def check_limits(canonical: str, original: str, label: str) -> None:
             if abs(v) > MAX_LAYOUT_PARAM:
                 raise EqsatError(f"layout parameter {v} of {m.group(0)}...> is over the limit of "
                                  f"{MAX_LAYOUT_PARAM}", label, *_place(original, num.group(0)))
+
+
+_NEW_AXIS_OPS = {"tt.expand_dims", "tt.join", "tt.split"}  # their axis may be one past the operand's rank
+
+
+def check_module_limits(module, original: str, label: str) -> None:
+    """Bounds Triton's verifier leaves open but eqsat's analyses index by: an `axis` attribute (tt.reduce,
+    tt.scan, tt.histogram, ...) must name a dimension of the op's first tensor operand."""
+    from xdsl.dialects.builtin import IntegerAttr, TensorType
+
+    for op in module.walk():
+        axis = op.attributes.get("axis")
+        if not isinstance(axis, IntegerAttr) or not op.operands:
+            continue
+        ty = op.operands[0].type
+        if isinstance(ty, TensorType):
+            rank = len(ty.get_shape())
+            value = axis.value.data
+            top = rank if op.name in _NEW_AXIS_OPS else rank - 1
+            if not 0 <= value <= top:
+                raise EqsatError(f"{op.name} has axis = {value}, not a dimension of its rank-{rank} operand",
+                                 label, *_place(original, f"axis = {value} "))
