@@ -2,7 +2,7 @@
 
 For each kernel x target of `run.json` (NVIDIA targets only; others are skipped with the reason):
 
-1. Arguments from the spec's launch tables (`eqsat.ingest.launch.build_args`: random data, never zeros):
+1. Arguments from the spec's launch tables (`eqsat.ingest.launch.build_tensors`: random data, never zeros):
    the correctness `launch` (seed s) and, when the manifest gives one, the larger `bench` launch (seed
    s+1), which is also the one timed. Before every run each output is reset to its initial bytes
    (poison, 0xFF, for outputs that are only written).
@@ -39,8 +39,8 @@ from eqsat.lowering.loader import ensure_allocator, load
 from eqsat.lowering.rundir import RunEntry, read_run, read_spec
 
 from eqsat.errors import EqsatError
-from eqsat.ingest.compile import load_function
-from eqsat.ingest.launch import TORCH_DTYPES, build_args, grid3, init_of, is_output, is_view, numel
+from eqsat.ingest.compile import constexpr_values, load_function
+from eqsat.ingest.launch import TORCH_DTYPES, build_tensors, grid3, init_of, is_output, is_view, numel
 from eqsat.ingest.manifest import KernelSpec
 
 NVIDIA_TARGETS = ("h100", "h200")
@@ -111,14 +111,16 @@ class _Case:
     def __init__(self, spec: KernelSpec, launch: dict[str, Any], fn: Any, optimized: Any, seed: int) -> None:
         self.spec = dataclasses.replace(spec, launch=launch)
         self.grid = grid3(self.spec)
-        self.args = build_args(self.spec, "cuda", seed=seed)
+        # every tensor of the launch (storage tensors that only views of it are passed from included)
+        self.tensors = build_tensors(launch, "cuda", seed=seed)
+        self.args = {n: self.tensors[n] if n in self.tensors else launch["args"][n]
+                     for n, ty in spec.signature.items() if ty != "constexpr"}
         self.outputs = [n for n, v in launch["args"].items() if isinstance(v, dict) and is_output(v)]
         self.poisoned = [n for n in self.outputs
                          if init_of(launch["args"][n])[0] == "poison"]
-        self.initial = {n: self.args[n].clone() for n in self.outputs}
+        self.initial = {n: self.tensors[n].clone() for n in self.outputs}
         self.fn = fn
-        kw: dict[str, Any] = dict(spec.constexprs)
-        kw.update({k: None for k in spec.none})
+        kw: dict[str, Any] = constexpr_values(spec)  # "tl.float32" -> tl.float32, none -> None
         opts: dict[str, Any] = {"num_warps": spec.num_warps, "num_stages": spec.num_stages}
         if spec.num_ctas != 1:
             opts["num_ctas"] = spec.num_ctas
@@ -141,7 +143,7 @@ class _Case:
 
     def reset(self) -> None:
         for n in self.outputs:
-            self.args[n].copy_(self.initial[n])
+            self.tensors[n].copy_(self.initial[n])
 
     def run_jit(self) -> Any:
         """Launch through the JIT (compiling on first use); returns the JIT's CompiledKernel."""
@@ -163,7 +165,7 @@ class _Case:
         self.reset()
         launch()
         torch.cuda.synchronize()
-        return {n: self.args[n].clone() for n in self.outputs}
+        return {n: self.tensors[n].clone() for n in self.outputs}
 
 
 def _check_size(case: _Case, input_ttgir: str, label: str) -> dict[str, Any]:

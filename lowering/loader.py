@@ -28,6 +28,7 @@ from eqsat.lowering.irtext import entry_arguments, triton_target
 from eqsat.lowering.rundir import REPO_ROOT, read_spec
 
 from eqsat.errors import EqsatError
+from eqsat.ingest.compile import constexpr_value
 from eqsat.ingest.manifest import KernelSpec
 from eqsat.targets import get_target
 
@@ -121,7 +122,7 @@ def argument_map(spec: KernelSpec | None, ttgir: str, ir_types: Sequence[str], l
     runtime = tuple(n for n, ty in spec.signature.items() if ty != "constexpr")
     folded = {n: 1 for n in runtime if n in spec.equal_to_1}
     passed = tuple(n for n in runtime if n not in folded)
-    constexprs = {n: (None if n in spec.none else spec.constexprs.get(n))
+    constexprs = {n: (None if n in spec.none else constexpr_value(spec.constexprs.get(n)))
                   for n, ty in spec.signature.items() if ty == "constexpr"}
     if len(passed) != len(types):
         raise EqsatError(f"kernel '{spec.name}': the spec has {len(passed)} runtime argument(s) after "

@@ -12,8 +12,8 @@ import pytest
 
 from eqsat.errors import EqsatError
 from eqsat.ingest import load_function, load_manifest
-from eqsat.ingest.compile import jit_flags
-from eqsat.ingest.launch import check_consistency, numel, parse_init
+from eqsat.ingest.compile import jit_annotations, jit_flags
+from eqsat.ingest.launch import check_consistency, init_of, numel
 
 CORPORA = Path(__file__).resolve().parent.parent / "corpora"
 MANIFESTS = sorted(CORPORA.glob("*.toml"))
@@ -48,22 +48,28 @@ def test_manifest_validates(manifest: Path) -> None:
 def test_specialization_matches_launch(spec) -> None:
     if spec.module and importlib.util.find_spec(spec.module.split(".")[0]) is None:
         pytest.skip(f"{spec.module.split('.')[0]} is not installed")
-    flags = jit_flags(load_function(spec))
-    problems = check_consistency(spec, flags["no_specialize"], flags["no_align"])
-    assert not problems, problems
+    fn = load_function(spec)
+    flags = jit_flags(fn)
+    for target in spec.targets or ("h100", "mi300x"):
+        resolved = spec.for_target(target)
+        problems = check_consistency(resolved, flags["no_specialize"], flags["no_align"], jit_annotations(fn))
+        assert not problems, (target, problems)
 
 
 @pytest.mark.parametrize("spec", PY_SPECS, ids=lambda s: s.name)
 def test_launch_indices_and_grid_are_sane(spec) -> None:
     grid = spec.launch["grid"]
     assert 1 <= len(grid) <= 3
-    for name, v in spec.launch["args"].items():
-        if isinstance(v, dict):
-            kind, bounds = parse_init(v["init"])
-            if kind == "randint":
-                assert bounds[0] >= 0, f"{name}: index tensors must not hold negative values"
-            if kind == "randperm":
-                assert numel(v["shape"]) > 1
+    for launch in (spec.launch, spec.bench):
+        for name, v in (launch or {"args": {}})["args"].items():
+            if isinstance(v, dict):
+                kind, bounds = init_of(v)
+                if kind in ("randint", "randperm", "sorted_randint") and bounds:
+                    # only kernels that skip negative entries (tag skips-negative) may get them
+                    assert bounds[0] >= 0 or "skips-negative" in spec.tags, \
+                        f"{name}: index tensors must not hold negative values"
+                if kind == "randperm":
+                    assert numel(v["shape"]) > 1
 
 
 def test_corpus_sizes() -> None:
@@ -163,21 +169,39 @@ def test_malformed_toml_raises_with_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("spec", PY_SPECS, ids=lambda s: s.name)
 def test_build_args_on_cpu(spec) -> None:
     torch = pytest.importorskip("torch")
-    from eqsat.ingest.launch import build_args
+    from eqsat.ingest.launch import build_args, element_offset, launch_tensors
 
     args = build_args(spec, "cpu", seed=0)
-    for name, v in spec.launch["args"].items():
-        a = args[name]
+    tensors = launch_tensors(spec.launch, seed=0)
+    all_args = spec.launch["args"]
+    for name, v in all_args.items():
+        if name in spec.signature:
+            assert name in args
+        a = args[name] if name in args else tensors[name]
         if not isinstance(v, dict):
             assert a == v
             continue
+        # build_args is launch_tensors on the device (bytes: poison is NaN)
+        assert torch.equal(a.contiguous().view(torch.uint8), tensors[name].contiguous().view(torch.uint8))
         assert list(a.shape) == v["shape"] and str(a.dtype) == f"torch.{v['dtype']}"
         aligned = a.data_ptr() % 16 == 0
-        assert aligned == ((v.get("offset", 0) * a.element_size()) % 16 == 0)
-        kind, bounds = parse_init(v["init"])
+        assert aligned == ((element_offset(name, all_args) * a.element_size()) % 16 == 0)
+        kind, bounds = init_of(v)
+        flat = a.flatten().tolist() if kind in ("sorted_randint", "randperm", "prefix_sum") else []
         if kind == "poison":
             assert bool((a.contiguous().view(torch.uint8) == 0xFF).all())
         elif kind == "randint":
             assert int(a.min()) >= bounds[0] and int(a.max()) < bounds[1]
+        elif kind == "sorted_randint":
+            assert flat == sorted(flat) and flat[0] >= bounds[0] and flat[-1] < bounds[1]
         elif kind == "randperm":
-            assert sorted(a.flatten().tolist()) == list(range(a.numel()))
+            lo, hi = bounds or (0, a.numel())
+            assert len(set(flat)) == len(flat) and min(flat) >= lo and max(flat) < hi
+            if not bounds:
+                assert sorted(flat) == list(range(a.numel()))
+        elif kind == "prefix_sum":
+            steps = [y - x for x, y in zip(flat, flat[1:], strict=False)]
+            assert flat[0] == 0 and all(bounds[0] <= d < bounds[1] for d in steps)
+        elif kind == "view":
+            same = tensors[name].untyped_storage().data_ptr() == tensors[v["view"]].untyped_storage().data_ptr()
+            assert same, f"{name} is not a view of {v['view']}"

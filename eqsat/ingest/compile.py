@@ -217,6 +217,14 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
     attrs: dict[tuple[int, ...], list[Any]] = {}
     params = {p.name: p for p in fn.params}
     flags = jit_flags(fn)
+    annotations = jit_annotations(fn)
+    for n, a in annotations.items():
+        if n in spec.equal_to_1:
+            raise spec.error(f"'{n}' is listed in 'equal_to_1' but '{spec.function}' annotates it {a}: the "
+                             "JIT never folds an annotated parameter")
+        if n in spec.signature and spec.signature[n] != a:
+            raise spec.error(f"'{n}' is annotated {a} in '{spec.function}' (the JIT types it so) but the "
+                             f"signature says {spec.signature[n]!r}")
     for n in spec.divisible:
         if n in flags["no_specialize"] or n in flags["no_align"]:
             raise spec.error(f"'{n}' is listed in 'divisible' but '{spec.function}' marks it "
@@ -239,7 +247,7 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
             if n in spec.none:
                 constexprs[n] = None
             elif n in spec.constexprs:
-                constexprs[n] = spec.constexprs[n]
+                constexprs[n] = constexpr_value(spec.constexprs[n])
             elif params[n].has_default:
                 d = params[n].default
                 constexprs[n] = getattr(d, "value", d)
@@ -259,6 +267,42 @@ def ast_source_args(spec: KernelSpec, fn: Any, target: Target) -> tuple[dict[str
         if a:
             attrs[(i,)] = a
     return signature, constexprs, attrs
+
+
+def constexpr_value(value: Any) -> Any:
+    """A manifest constexpr as the JIT receives it: `"tl.bfloat16"` -> `triton.language.bfloat16` (the
+    names in `manifest.DTYPE_CONSTEXPRS`); every other value as it is."""
+    if isinstance(value, str):
+        from eqsat.ingest.manifest import DTYPE_CONSTEXPRS
+
+        name = value.strip()
+        if name.startswith("triton.language."):
+            name = "tl." + name[len("triton.language."):]
+        if name in DTYPE_CONSTEXPRS:
+            import triton.language as tl
+
+            return getattr(tl, name[3:])
+    return value
+
+
+def constexpr_values(spec: KernelSpec) -> dict[str, Any]:
+    """The spec's constexprs as the JIT receives them (dtype names made `tl.dtype`), plus None ones."""
+    out = {k: constexpr_value(v) for k, v in spec.constexprs.items()}
+    out.update({k: None for k in spec.none})
+    return out
+
+
+def jit_annotations(fn: Any) -> dict[str, str]:
+    """Runtime parameters a JITFunction annotates with a Triton type (`x: tl.int64` -> `"i64"`,
+    `p: "*fp32"`): the JIT types them by the annotation and never folds them to 1."""
+    out: dict[str, str] = {}
+    for p in fn.params:
+        if p.is_constexpr:
+            continue
+        a = getattr(p, "annotation_type", "")
+        if isinstance(a, str) and a:
+            out[p.name] = a
+    return out
 
 
 def jit_flags(fn: Any) -> dict[str, frozenset[str]]:

@@ -12,13 +12,17 @@ A manifest's `[kernel.launch]` table gives the grid and one entry per runtime ar
     sorted_randint(lo, hi)       the same, sorted ascending over the flattened tensor (sorted expert ids)
     randperm                     a permutation of 0..numel-1 (scatters that must not collide)
     randperm(n)                  numel distinct values of 0..n-1 (n >= numel; slot mappings into a pool)
+    randperm(lo, hi)             numel distinct values of [lo, hi); lo < 0 gives distinct indices plus
+                                 some negative ones, for kernels that skip negative (padding) entries
     prefix_sum(lo, hi)           x[0] = 0, x[i] = x[i-1] + len_i with len_i in [lo, hi) (cu_seqlens,
                                  kv_indptr); x[-1] <= (numel-1)*(hi-1) is the capacity to size data for
     diff(name)                   x[i] = name[i+1] - name[i] (the lengths of a prefix_sum `name`, which has
                                  numel + 1 elements: seq_lens beside cu_seqlens)
     poison                       an output: every byte 0xFF (NaN for floats, -1 for integers)
 
-`offset` shifts the pointer by that many elements (for deliberately unaligned arguments). A view
+`offset` shifts the pointer by that many elements (for deliberately unaligned arguments). A tensor
+table whose name is not a parameter is allowed when views name it: the storage they are views of (a
+`kv_cache` whose halves are passed as `k_cache` and `v_cache`). A view
 `{view = "kv_cache", shape, dtype, offset, stride}` is `torch.as_strided` into the named tensor's
 storage (same dtype; `offset` in elements from that tensor's first element; `stride` defaults to
 contiguous); it has no `init` of its own and every element it addresses must lie inside the named tensor.
@@ -64,7 +68,8 @@ TORCH_DTYPES: dict[str, tuple[str, int]] = {
 TRITON_TO_DTYPE: dict[str, str] = {v[0]: k for k, v in TORCH_DTYPES.items()}
 
 INIT_KINDS = ("randn", "rand", "zeros", "ones", "full(v)", "arange", "randint(lo, hi)",
-              "sorted_randint(lo, hi)", "randperm", "randperm(n)", "prefix_sum(lo, hi)", "diff(name)",
+              "sorted_randint(lo, hi)", "randperm", "randperm(n)", "randperm(lo, hi)", "prefix_sum(lo, hi)",
+              "diff(name)",
               "poison")
 _PLAIN = {"randn", "rand", "zeros", "ones", "arange", "randperm", "poison"}
 _INIT_RE = re.compile(r"^([a-z_]+)\s*(?:\((.*)\))?$")
@@ -95,11 +100,11 @@ def parse_init(init: Any) -> tuple[str, tuple[Any, ...]]:
         if kind == "prefix_sum" and lo < 0:
             raise ValueError(f"prefix_sum lengths must be non-negative, got {init!r}")
         return kind, (lo, hi)
-    if kind == "randperm" and len(parts) == 1 and _NUM_RE.match(parts[0]):
-        n = int(parts[0])
-        if n < 1:
-            raise ValueError(f"randperm(n) needs n >= 1, got {init!r}")
-        return kind, (n,)
+    if kind == "randperm" and len(parts) in (1, 2) and all(_NUM_RE.match(p) for p in parts):
+        lo, hi = (0, int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+        if hi <= lo:
+            raise ValueError(f"randperm bounds must satisfy lo < hi, got {init!r}")
+        return kind, (lo, hi)
     if kind == "full" and len(parts) == 1 and (_NUM_RE.match(parts[0]) or _FLOAT_RE.match(parts[0])):
         return kind, (int(parts[0]) if _NUM_RE.match(parts[0]) else float(parts[0]),)
     if kind == "diff" and len(parts) == 1 and parts[0].isidentifier():
@@ -195,8 +200,8 @@ def tensor_problems(args: Mapping[str, Any]) -> list[str]:
         n = numel(shape)
         if kind in ("randint", "sorted_randint", "randperm", "prefix_sum", "diff") and not integer:
             problems.append(f"'{name}': {kind} init needs an integer dtype")
-        elif kind == "randperm" and params and params[0] < n:
-            problems.append(f"'{name}': randperm({params[0]}) cannot give {n} distinct values")
+        elif kind == "randperm" and params and params[1] - params[0] < n:
+            problems.append(f"'{name}': {v['init']} cannot give {n} distinct values")
         elif kind == "prefix_sum" and n < 2:
             problems.append(f"'{name}': prefix_sum needs at least 2 elements")
         elif kind == "diff":
@@ -390,7 +395,8 @@ def _flat(name: str, v: dict[str, Any], seed: int, done: dict[str, torch.Tensor]
     elif kind == "sorted_randint":
         data = torch.randint(params[0], params[1], (n,), generator=gen).sort().values.to(dtype)
     elif kind == "randperm":
-        data = torch.randperm(params[0] if params else n, generator=gen)[:n].to(dtype)
+        lo, hi = params if params else (0, n)
+        data = (torch.randperm(hi - lo, generator=gen)[:n] + lo).to(dtype)
     elif kind == "prefix_sum":
         lengths = torch.randint(params[0], params[1], (n - 1,), generator=gen)
         data = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)]).to(dtype)
@@ -435,6 +441,11 @@ def _materialize(args: Mapping[str, Any], seed: int, device: str) -> dict[str, t
             off = v.get("offset", 0)
             out[name] = moved[name][off:].view(v["shape"])
     return out
+
+
+def build_tensors(launch: dict[str, Any], device: str = "cuda", seed: int = 0) -> dict[str, torch.Tensor]:
+    """Every tensor of a launch table on `device` (storage tensors that only views are passed from, too)."""
+    return _materialize(launch["args"], seed, device)
 
 
 def launch_tensors(launch: dict[str, Any], seed: int = 0) -> dict[str, torch.Tensor]:

@@ -529,7 +529,10 @@ def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = 
         raise fail(f"{key}.args: missing runtime argument(s) {', '.join(missing)}",
                    at=(f"{key}.args", "", None))
     table = f"{key}.args"
+    viewed = {v["view"] for v in args.values() if isinstance(v, dict) and isinstance(v.get("view"), str)}
     for k, v in args.items():
+        if k not in signature and isinstance(v, dict) and "view" not in v and k in viewed:
+            continue  # a storage tensor that only views of it are passed from (kv_cache -> k, v)
         if k not in signature:
             raise fail(f"{table}: '{k}' is not in the signature", at=(table, k, None))
         ty = signature[k]
@@ -556,7 +559,7 @@ def _check_launch(launch: Any, signature: dict[str, str], fail: Any, key: str = 
         rest = problem[len(k) + 4:] if problem.startswith(f"'{k}': ") else problem
         raise fail(f"{table}.{k}: {rest}" if k else f"{table}: {problem}", at=(table, k, sub))
     for k, v in args.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and k in signature:
             elem = TORCH_DTYPES[v["dtype"]][0]
             if signature[k][1:] != elem:
                 raise fail(f"{table}: '{k}' has dtype {v['dtype']} ({elem}) but the signature says "
