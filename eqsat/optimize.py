@@ -217,7 +217,7 @@ def _apply_margin(choices: list[Any], selection: dict[str, str], after_ns: float
     extraction["applied"] = bool(choices)
     if not choices and selection is not original:
         # a selection that no choice expresses is not what runs: the input runs, at the input's price
-        if gain > 0:
+        if gain > 1e-6 * max(1.0, abs(before_ns)):
             extraction["undecoded_gain_ns"] = _num(gain)
         return [], original, before_ns
     return choices, selection, after_ns
