@@ -14,8 +14,16 @@ values). A pointer is `root + offset` with `root` a kernel argument (or unknown)
 `IntValue` in elements of the pointee type.
 
 Every value also carries `sources`: the memory reads (`tt.load`, `ttg.local_load`, `amdg.buffer_load`,
-...) whose results flow into it. An access whose pointer has a non-empty source set is *indirect*: its
-address depends on loaded data (embedding lookups, paged-KV block tables, MoE scatters).
+...) whose results flow into it, and which of them may make elements of the tile differ (`lane_deps`).
+A read reaches the lanes through a loaded tile (an index per row), a product of a varying value and a
+loaded scalar (a loaded stride), or any non-linear op of a varying value; a loaded scalar added to the
+tile, splat, or scaled by constants only moves the whole tile. An access whose pointer has lane sources
+is *indirect* (embedding lookups, MoE scatters: a real gather); one whose sources are all uniform has a
+*uniform data-dependent base* (`base_via`: cu_seqlens, a paged-KV block-table entry, a request-pool
+index) and keeps its contiguous/strided class, strides and vector width (the base's alignment, from
+`tl.multiple_of` hints on the load or the factors multiplying it, exactly as for an argument).
+`scf.while` results and arguments may depend on every read inside the loop (a binary search over
+loaded starts); arguments of blocks after a `cf` branch are the meet of what the branches pass.
 
 Transfer functions walk back from a pointer through `tt.addptr`, `tt.splat`, `tt.broadcast`,
 `tt.expand_dims`, `tt.make_range`, `arith.{constant,addi,subi,muli,extsi,extui,trunci,index_cast,remsi,
@@ -26,8 +34,9 @@ symbol `k` whose divisibility is that of `delta`; anything else loop-carried is 
 
 `access_of` turns this into the numbers the `dm` dialect records: per-dimension strides in elements
 (an int, a symbolic expression such as `"sam"`, or unknown), the class (`contiguous` when the stride
-along the fastest register dimension is 1, `strided` otherwise, `indirect` when the address depends on a
-load), the contiguity along the fastest dimension, and the vector width Triton's LLVM lowering would use:
+along the fastest register dimension is 1, `strided` otherwise, `indirect` when the per-lane
+addresses depend on a load), the contiguity along the fastest dimension, and the vector width Triton's
+LLVM lowering would use:
 `min(register contiguity, address contiguity, alignment, 16 bytes, mask constancy)` rounded down to a
 power of two, where alignment follows `tt.divisibility` of the kernel arguments exactly as Triton's
 `ModuleAxisInfoAnalysis::getAlignment` does.

@@ -1,9 +1,26 @@
 """Lift a parsed TTGIR module (`TTModule`) into the `dm` dialect: one `dm.kernel` per `tt.func`.
 
-Program order. The function body is walked in program order, descending into the regions of control
-flow (`scf.for`, `scf.if`, `scf.while`, ...) but not into the regions of movement ops (the combine region
-of `tt.reduce`). Each movement op becomes one dm op; ids count up from 0 in that order. Ops inside loops
-record their loop nesting in `depth`.
+Program order. The whole function body is walked in program order (`walk_function`): every block of
+it in textual order (an early `return` makes Triton split the body with `cf.cond_br`; the ops after it
+are in later blocks), descending into the regions of control flow (`scf.for`, `scf.if`, `scf.while`,
+...) but not into the regions of movement ops (the combine region of `tt.reduce`). Each movement op
+becomes one dm op; ids count up from 0 in that order, and `source_ops` (the lowering's map from dm ids
+back to Triton ops) walks the same way. Ops inside loops (`scf.for`, `scf.while`) record their loop
+nesting in `depth`.
+
+Conditions. An op that runs only on some path (after an early return's `cf.cond_br`, inside an arm of
+an `scf.if`) lists the branches in `info["conditions"]` (`eqsat.dm.cfg`: origin, the edge taken, whether
+the condition is a scalar, the dm ops whose loaded values it reads, loc) and, when the launch values
+decide them, `info["executed_fraction"]`: the fraction of the grid's programs that reach it.
+
+Trips. An op inside loops has `info["trips"]` (`eqsat.dm.trips`): the iterations of its loop nest per
+program, evaluated from the launch (scalar arguments, program ids, and bounds read from argument tensors,
+built by `eqsat.ingest.launch.launch_tensors` only when a bound reads one), or why it is assumed.
+
+Uniform bases. A global access whose address reads loaded data only through a part uniform over the
+tile (a base or offset loaded once per program: cu_seqlens, a block-table entry) stays `load`/`store`
+with `access.base_via` naming those reads; only per-lane indirection (`eqsat.dm.address`, lane sources)
+makes `indirect_load`/`indirect_store`.
 
 Which ops are movement ops (`MOVEMENT`, Triton op name -> kind):
 
@@ -845,7 +862,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["MOVEMENT", "Lifter", "lift", "lift_module", "main", "print_dm"]
+__all__ = ["MOVEMENT", "Launch", "Lifter", "lift", "lift_module", "main", "print_dm", "source_ops",
+           "walk_function", "walk_program"]
 
 
 if __name__ == "__main__":
