@@ -70,6 +70,8 @@ def test_launch_indices_and_grid_are_sane(spec) -> None:
                         f"{name}: index tensors must not hold negative values"
                 if kind == "randperm":
                     assert numel(v["shape"]) > 1
+                if v.get("pad", {}).get("value", 0) < 0:
+                    assert "skips-negative" in spec.tags, f"{name}: negative padding"
 
 
 def test_corpus_sizes() -> None:
@@ -190,14 +192,17 @@ def test_build_args_on_cpu(spec) -> None:
         flat = a.flatten().tolist() if kind in ("sorted_randint", "randperm", "prefix_sum") else []
         if kind == "poison":
             assert bool((a.contiguous().view(torch.uint8) == 0xFF).all())
-        elif kind == "randint":
+        elif kind == "randint" and not v.get("pad"):
             assert int(a.min()) >= bounds[0] and int(a.max()) < bounds[1]
         elif kind == "sorted_randint":
             assert flat == sorted(flat) and flat[0] >= bounds[0] and flat[-1] < bounds[1]
         elif kind == "randperm":
+            if v.get("pad"):
+                assert flat[len(flat) - v["pad"]["count"]:] == [v["pad"]["value"]] * v["pad"]["count"]
+                flat = flat[:len(flat) - v["pad"]["count"]]
             lo, hi = bounds or (0, a.numel())
             assert len(set(flat)) == len(flat) and min(flat) >= lo and max(flat) < hi
-            if not bounds:
+            if not bounds and not v.get("pad"):
                 assert sorted(flat) == list(range(a.numel()))
         elif kind == "prefix_sum":
             steps = [y - x for x, y in zip(flat, flat[1:], strict=False)]

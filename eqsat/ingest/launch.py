@@ -20,7 +20,10 @@ A manifest's `[kernel.launch]` table gives the grid and one entry per runtime ar
                                  numel + 1 elements: seq_lens beside cu_seqlens)
     poison                       an output: every byte 0xFF (NaN for floats, -1 for integers)
 
-`offset` shifts the pointer by that many elements (for deliberately unaligned arguments). A tensor
+`pad = { count = k, value = v }` then sets the last k elements (of the flattened tensor) to v: the
+padding entries of a batch padded to a fixed size (sequence length 0 for an empty decode slot, slot -1
+for a padding token), after the init made the rest. `offset` shifts the pointer by that many elements
+(for deliberately unaligned arguments). A tensor
 table whose name is not a parameter is allowed when views name it: the storage they are views of (a
 `kv_cache` whose halves are passed as `k_cache` and `v_cache`). A view
 `{view = "kv_cache", shape, dtype, offset, stride}` is `torch.as_strided` into the named tensor's
@@ -76,7 +79,7 @@ _INIT_RE = re.compile(r"^([a-z_]+)\s*(?:\((.*)\))?$")
 _NUM_RE = re.compile(r"^-?\d+$")
 _FLOAT_RE = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-?inf$|^nan$")
 TWO_GIB = 2**31
-TENSOR_KEYS = {"shape", "dtype", "init", "offset", "output"}
+TENSOR_KEYS = {"shape", "dtype", "init", "offset", "output", "pad"}
 VIEW_KEYS = {"view", "shape", "dtype", "offset", "stride", "output"}
 
 
@@ -198,6 +201,20 @@ def tensor_problems(args: Mapping[str, Any]) -> list[str]:
             continue
         integer = TORCH_DTYPES[v["dtype"]][0].startswith(("i", "u"))
         n = numel(shape)
+        pad = v.get("pad")
+        if pad is not None:
+            count, value = (pad.get("count"), pad.get("value")) if isinstance(pad, dict) else (None, None)
+            if not isinstance(pad, dict) or set(pad) != {"count", "value"} \
+                    or not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= n \
+                    or not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or (integer and not isinstance(value, int)):
+                problems.append(f"'{name}': 'pad' must be {{ count = K, value = V }} with 0 <= K <= {n} and "
+                                f"V a{'n integer' if integer else ' number'}")
+                continue
+            if kind == "diff" or any(isinstance(o, dict) and o.get("init", "").replace(" ", "")
+                                     == f"diff({name})" for o in args.values()):
+                problems.append(f"'{name}': 'pad' does not combine with diff()")
+                continue
         if kind in ("randint", "sorted_randint", "randperm", "prefix_sum", "diff") and not integer:
             problems.append(f"'{name}': {kind} init needs an integer dtype")
         elif kind == "randperm" and params and params[1] - params[0] < n:
@@ -406,6 +423,10 @@ def _flat(name: str, v: dict[str, Any], seed: int, done: dict[str, torch.Tensor]
     else:  # poison
         data = torch.empty(n, dtype=dtype)
         data.view(torch.uint8).fill_(0xFF)
+    pad = v.get("pad")
+    if pad and pad["count"]:
+        data = data.clone()
+        data[n - pad["count"]:] = pad["value"]
     if off:
         data = torch.cat([torch.zeros(off, dtype=dtype), data])
     return data
