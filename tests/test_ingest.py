@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -265,3 +267,124 @@ def test_ir_files_and_targets(tmp_path: Path) -> None:
     assert [(r.name, r.skipped) for r in res] == [("copy_2d_ttir", False), ("softmax_rows_ttgir", True)]
     (r,) = ingest(_write(tmp_path, "junk.ttgir", "module {"), "h100")
     assert r.error is not None and "does not compile" in _one_line(r.error)
+
+
+# ------------------------------------------------------------------ issue 9 reproducers and issue 10 item 7
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "eqsat.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+CAST_KERNEL = '''import triton
+import triton.language as tl
+
+
+@triton.jit
+def cast_copy(x_ptr, y_ptr, n: tl.int64, N: tl.constexpr, COMPUTE: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs, mask=offs < n).to(COMPUTE)
+    tl.store(y_ptr + offs, x, mask=offs < n)
+'''
+
+
+def _cast_manifest(tmp_path: Path, compute: str = '"tl.bfloat16"', x_dtype: str = "float32", n: int = 1,
+                   extra: str = "") -> Path:
+    (tmp_path / "k.py").write_text(CAST_KERNEL)
+    return _write(tmp_path, "m.toml", f'''# a kernel with a dtype constexpr and an int64-annotated length
+[[kernel]]
+name = "cast"
+path = "k.py"
+function = "cast_copy"
+signature = {{ x_ptr = "*fp32", y_ptr = "*fp32", n = "i64", N = "constexpr", COMPUTE = "constexpr" }}
+constexprs = {{ N = 1024, COMPUTE = {compute} }}
+divisible = ["x_ptr", "y_ptr"]
+{extra}
+[kernel.launch]
+grid = [1]
+[kernel.launch.args]
+x_ptr = {{ shape = [1024], dtype = "{x_dtype}", init = "randn" }}
+y_ptr = {{ shape = [1024], dtype = "float32", init = "poison" }}
+n = {n}
+''')
+
+
+@pytest.mark.parametrize("command", [["ingest"], ["cost", "kernel"], ["optimize", "--out", "o"]])
+def test_binary_manifest_is_one_line_exit_2(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "bin.toml").write_bytes(b'[[kernel]]\nname = "a\xff\xfe"\n\x00\x01')
+    r = _cli(*command[:2] if command[0] == "cost" else command[:1], "bin.toml", "--target", "h100",
+             *command[1:] if command[0] == "optimize" else [], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("bin.toml:2:10: error: not a UTF-8 text file (byte 0xff)"), r.stderr
+
+
+def test_launch_dtype_that_contradicts_the_signature_is_refused_with_line_and_column(tmp_path: Path) -> None:
+    m = _cast_manifest(tmp_path, x_dtype="float16")
+    r = _cli("ingest", "m.toml", "--target", "h100", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    line = next(i + 1 for i, x in enumerate(m.read_text().splitlines()) if x.startswith("x_ptr ="))
+    col = m.read_text().splitlines()[line - 1].index("dtype") + 1
+    assert r.stderr.startswith(f"m.toml:{line}:{col}: error: kernel 'cast': launch.args: 'x_ptr' has dtype "
+                               "float16 (fp16) but the signature says '*fp32'"), r.stderr
+
+
+def test_dtype_constexpr_compiles_and_reaches_the_ir(tmp_path: Path) -> None:
+    m = _cast_manifest(tmp_path)
+    for target in ("h100", "mi300x"):
+        (r,) = ingest(m, target)
+        assert r.ok, r.error
+        assert "arith.truncf" in r.ttgir and "arith.extf" in r.ttgir  # fp32 -> bf16 -> fp32
+    # the same kernel with tl.float32: no conversion left
+    (r,) = ingest(_cast_manifest(tmp_path, compute='"tl.float32"'), "h100")
+    assert r.ok and "arith.truncf" not in r.ttgir
+    bad = load_manifest(_cast_manifest(tmp_path, compute='"tl.bfloat17"'))
+    assert "is not a Triton dtype" in str(bad.errors[0][1]) and ":7:" in str(bad.errors[0][1])
+    (r,) = ingest(_cast_manifest(tmp_path, compute='"bfloat16"'), "h100")
+    assert "a Triton dtype is written \"tl.<name>\"" in str(r.error) and "k.py:8" in str(r.error)
+
+
+def test_int64_annotated_parameter_is_never_folded(tmp_path: Path) -> None:
+    from eqsat.ingest import load_function
+    from eqsat.ingest.compile import jit_annotations, jit_flags
+    from eqsat.ingest.launch import check_consistency
+
+    spec = load_manifest(_cast_manifest(tmp_path, n=1)).kernels[0]
+    fn = load_function(spec)
+    assert jit_annotations(fn) == {"n": "i64"}
+    flags = jit_flags(fn)
+    assert check_consistency(spec, flags["no_specialize"], flags["no_align"], jit_annotations(fn)) == []
+    # without the annotation the same launch would be a folded i32
+    problems = check_consistency(spec, flags["no_specialize"], flags["no_align"])
+    assert any("launch value 1 is i32" in p for p in problems), problems
+    (r,) = ingest(spec, "h100")
+    assert r.ok and "%n: i64" in r.artifacts.ttir
+    folded = load_manifest(_cast_manifest(tmp_path, n=1, extra='equal_to_1 = ["n"]')).kernels[0]
+    (r,) = ingest(folded, "h100")
+    assert "annotates it i64: the JIT never folds" in str(r.error)
+
+
+def test_num_stages_zero_and_per_target_overrides(tmp_path: Path) -> None:
+    m = _cast_manifest(tmp_path, n=1024, extra='''num_stages = 2
+[kernel.per_target.mi300x]
+num_stages = 0
+num_warps = 8
+constexprs = { COMPUTE = "tl.float32" }
+launch = { grid = [2], args = { n = 2048 } }''')
+    spec = load_manifest(m).kernels[0]
+    amd, nv = spec.for_target("mi300x"), spec.for_target("h200")
+    assert (amd.num_stages, amd.num_warps, amd.constexprs["COMPUTE"]) == (0, 8, "tl.float32")
+    assert amd.launch["grid"] == [2] and amd.launch["args"]["n"] == 2048
+    assert amd.launch["args"]["x_ptr"] == spec.launch["args"]["x_ptr"]
+    assert (nv.num_stages, nv.num_warps, nv.launch) == (2, 4, spec.launch)
+    (r,) = ingest(m, "mi300x")
+    assert r.ok and r.metadata["num_stages"] == 0 and r.metadata["num_warps"] == 8
+    assert r.spec.num_warps == 8 and not r.spec.per_target and '"ttg.num-warps" = 8' in r.ttgir
+    (r,) = ingest(m, "h100")
+    assert r.ok and r.metadata["num_stages"] == 2 and '"ttg.num-warps" = 4' in r.ttgir
+    # a per-target override is validated like the entry itself, pointing at its line
+    bad = load_manifest(_cast_manifest(tmp_path, extra='[kernel.per_target.mi300x]\nnum_warps = 3'))
+    msg = str(bad.errors[0][1])
+    assert "per_target.mi300x: 'num_warps' must be a power of two" in msg and ":10:" in msg, msg
+    bad = load_manifest(_cast_manifest(tmp_path, extra='[kernel.per_target.a100]\nnum_warps = 4'))
+    assert "per_target: unknown target 'a100'" in str(bad.errors[0][1])

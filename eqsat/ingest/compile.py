@@ -515,12 +515,24 @@ def _compile_error(spec: KernelSpec, e: BaseException) -> EqsatError:
             msg = _first_line(cause) if cause is not None else type(err).__name__
         msg = _first_line(Exception(msg))
         where = _source_location(spec, err)
-        return spec.error(f"does not compile{where}: {msg}")
+        return spec.error(f"does not compile{where}: {msg}{_string_constexpr_hint(spec, msg)}")
     text = _first_line(e)
     if text == "PassManager::run failed":
         text = "an MLIR pass failed (PassManager::run failed; Triton prints the diagnostic on stderr)"
     return spec.error(f"does not compile: {type(e).__name__}: {text}" if type(e).__name__ not in text
                       else f"does not compile: {text}")
+
+
+def _string_constexpr_hint(spec: KernelSpec, msg: str) -> str:
+    """A hint when a string constexpr was used where Triton wanted a dtype (`'str' object has no ...`)."""
+    if "'str' object" not in msg:
+        return ""
+    names = [k for k, v in spec.constexprs.items() if isinstance(v, str)]
+    if not names:
+        return ""
+    k = names[0]
+    return (f" (constexpr '{k}' is the string {spec.constexprs[k]!r}; a Triton dtype is written "
+            f"\"tl.<name>\", e.g. \"tl.bfloat16\")")
 
 
 def _source_location(spec: KernelSpec, err: Any) -> str:

@@ -465,25 +465,26 @@ def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
             raise fail(f"'{key}' must be an integer in [{low}, 64]", at=("", key, None))
         out[key] = v
     if out["num_warps"] & (out["num_warps"] - 1):
-        raise fail("'num_warps' must be a power of two")
+        raise fail("'num_warps' must be a power of two", at=("", "num_warps", None))
     options = merged.get("options", {})
     if not isinstance(options, dict):
-        raise fail("'options' must be a table")
+        raise fail("'options' must be a table", at=("", "options", None))
     out["options"] = dict(options)
     targets = merged.get("targets")
     if targets is not None:
         if not isinstance(targets, list) or not targets:
-            raise fail("'targets' must be a non-empty list of target names")
+            raise fail("'targets' must be a non-empty list of target names", at=("", "targets", None))
         for t in targets:
             if t not in KNOWN_TARGETS:
-                raise fail(f"targets: unknown target {t!r} (known: {', '.join(KNOWN_TARGETS)})")
+                raise fail(f"targets: unknown target {t!r} (known: {', '.join(KNOWN_TARGETS)})",
+                           at=("", "targets", t))
         targets = tuple(targets)
         if "h100" in targets and "h200" not in targets:
             targets += ("h200",)  # same Triton target
     out["targets"] = targets
     tags = merged.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise fail("'tags' must be a list of strings")
+        raise fail("'tags' must be a list of strings", at=("", "tags", None))
     out["tags"] = tuple(dict.fromkeys(tags))
     desc = merged.get("description", "")
     if not isinstance(desc, str):
