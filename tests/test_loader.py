@@ -244,3 +244,69 @@ print("ok")
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+SERVING = ROOT / "corpora" / "serving.toml"
+
+
+@pytest.fixture(scope="module")
+def serving_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("serving_run")
+    names = ["moe_unpermute_reduce", "varlen_prefill_attention", "kv_cache_scatter"]
+    entries = _make_identity_run()([str(SERVING)], ["h100", "mi300x"], out, names)
+    assert len(entries) == 6 and all(e["status"] == "ok" for e in entries), entries
+    return out
+
+
+def test_serving_plans_load_with_per_target_specs_and_dtype_constexprs(serving_run: Path) -> None:
+    import triton.language as tl
+
+    raw = next(s for s in load_manifest(SERVING).kernels if s.name == "moe_unpermute_reduce")
+    for target, warps, block in (("h100", 4, 1024), ("mi300x", 8, 2048)):
+        k = load(serving_run / "moe_unpermute_reduce" / target)
+        assert k.spec is not None and k.spec.num_warps == warps and k.spec.constexprs["BLOCK_H"] == block
+        assert k.compiled.metadata.num_warps == warps
+        assert k.args.constexprs["COMPUTE_TYPE"] is tl.float32  # the dtype constexpr as the JIT has it
+        values = [16 * (i + 1) for i in range(len(k.args.runtime))]
+        assert k.args.bind(values, {"COMPUTE_TYPE": tl.float32}, "t") == values
+        with pytest.raises(EqsatError, match="constexpr .COMPUTE_TYPE. was compiled as triton.language.float32"):
+            k.args.bind(values, {"COMPUTE_TYPE": tl.float16}, "t")
+        # spec.json keeps the raw entry (per-target tables included) or the resolved one; both read back
+        (serving_run / "moe_unpermute_reduce" / target / "spec.json").write_text(json.dumps(spec_to_json(raw)))
+        again = load(serving_run / "moe_unpermute_reduce" / target)
+        assert again.spec.num_warps == warps and not again.spec.per_target
+    amd = load(serving_run / "varlen_prefill_attention" / "mi300x")
+    assert amd.spec.launch["grid"] == [4, 16, 32] and amd.spec.constexprs["BLOCK_M"] == 32
+    k = load(serving_run / "kv_cache_scatter" / "h100")
+    assert k.args.types["stride_key"] == "i64"  # int64-annotated: never folded, typed i64
+
+
+def test_serving_bench_side_imports_no_xdsl_or_egglog(serving_run: Path) -> None:
+    """The bench's tensor building (views, prefix sums, pads) and dtype constexprs with xdsl, egglog, z3
+    refused (numpy is torch's own: allowed here)."""
+    code = f"""
+import sys
+BLOCKED = ("xdsl", "egglog", "z3", "networkx")
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+        return None
+sys.meta_path.insert(0, Refuse())
+import eqsat.lowering.bench as bench
+from eqsat.lowering.rundir import read_spec
+from eqsat.ingest.launch import build_tensors
+from eqsat.ingest.compile import constexpr_values
+spec = read_spec({str(serving_run / "kv_cache_scatter" / "h100")!r})
+t = build_tensors(spec.launch, "cpu", seed=0)
+assert t["key_cache_ptr"].untyped_storage().data_ptr() == t["kv_cache"].untyped_storage().data_ptr()
+assert int((t["slot_mapping_ptr"] < 0).sum()) == 16
+assert bench.tensor_bytes(spec.launch) == (256 * 6144 + 512 * 2 * 16 * 1024) * 2 + 256 * 8
+spec = read_spec({str(serving_run / "moe_unpermute_reduce" / "mi300x")!r})
+assert str(constexpr_values(spec)["COMPUTE_TYPE"]) == "fp32" and spec.num_stages == 0
+bad = [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+assert not bad, bad
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
