@@ -2,6 +2,11 @@
 
 Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the dm op's `access`:
 
+* class `indirect` is per-lane indirection only (a gather or scatter: `indirect_via`); an access at a
+  uniform data-dependent base (`base` = "uniform_data", `base_via`: cu_seqlens, a block-table entry) has
+  class contiguous/strided and is priced exactly as a plain access of its strides (sectors, L1 lines,
+  vector width from its alignment), since the whole tile moves together;
+
 * vector width: the op's own `vector_bytes`, or, when priced in another register `layout`, the largest
   run of consecutive registers along the fastest dim in that layout (`contiguous_elements`) times the
   element size, capped at 16 bytes and by the access's contiguity and alignment (in elements);

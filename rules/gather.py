@@ -7,7 +7,12 @@
     gather.indirect_global  gather(load(op), idx, axis, L) -> gather_global(op, idx, axis, L): load only the
                             gathered elements, when the load's mask does not depend on the gathered axis
     gather.wide_indirect    indirect_load(op, L) -> convert(indirect_load(op, W), W, L): issue an embedding /
-                            paged-KV row load with wider vectors along the contiguous dim
+                            per-row paged-KV load with wider vectors along the contiguous dim
+
+Indirect means per-lane indirection (the dm op's `access.indirect_via`: each row of the tile has its own
+loaded index). A tile at a base loaded once per program (`access.base_via`: cu_seqlens, one block-table
+entry per tile) is a plain `load`/`store`: the load rules of `convert` and `staging` apply to it as to any
+strided box, and the gather rules do not.
 
 The seed states `gather_layout(idx_layout, axis, ty, W)` for every gather (W from `warp_local_layout`),
 `mask_free_axis(load, axis)` for loads feeding a gather whose mask provably ignores the axis (no mask, or
@@ -180,7 +185,7 @@ def _wide_instance(seed: int) -> Instance:
 
 WIDE_INDIRECT = interpreter_rule(
     "gather.wide_indirect",
-    "Issue an indirect global load (embedding rows, paged KV blocks) in a layout with 16-byte vectors along "
+    "Issue an indirect global load (embedding rows, per-row paged KV) in a layout with 16-byte vectors along "
     "the contiguous dim, then convert to the layout its users want.",
     "load_candidate(op, W) for an indirect load op (seed: wide_layout along the access's fastest dim)",
     [rule(eq(t).to(Tile.indirect_load(op, lay, ty)), load_candidate(op, w),

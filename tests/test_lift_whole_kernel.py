@@ -95,10 +95,35 @@ def test_while_loop_body_and_result_are_data_dependent(target):
     ops = movement(graph("while_search", target))
     probe, src, dst = ops
     assert probe["depth"] == 1 and probe["shape"] == []
-    assert probe["info"]["trips"]["assumed"] == 1 and "scf.while" in probe["info"]["trips"]["reason"]
+    assert probe["info"]["trips"]["assumed"] == 1  # no launch given
     assert src["kind"] == "load" and src["access"]["base"] == "uniform_data"
     assert src["access"]["base_via"] == [probe["id"]] and src["access"]["indirect_via"] == []
     assert dst["access"]["base"] == "static"
+
+
+def _search_iterations(starts: np.ndarray, n: int, pid: int) -> int:
+    lo, hi, k = 0, n, 0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if starts[mid] <= pid else (lo, mid)
+        k += 1
+    return k
+
+
+@BOTH
+def test_while_loop_trips_run_the_search(target):
+    """With the starts tensor the binary search is run per program: its trips are the mean iterations
+    of the same search in Python. The kernel's `n` is named `%hi` in the TTGIR (`hi = n`): the launch's
+    value is found through the argument's name location."""
+    starts = np.array([0, 3, 5, 9, 20, 21, 40, 50, 77, 90], dtype=np.int64)
+    module = parsed("while_search", target)
+    func = functions(module)[0]
+    values = LaunchValues({"n": 10}, (60, 1, 1), lambda: {"starts_ptr": starts})
+    values = values.renamed(Locations(module).argument_aliases(func))
+    probe = next(op for op in func.walk() if op_name_of(op) == "tt.load")
+    expect = np.mean([_search_iterations(starts, 10, p) for p in range(60)])  # every program
+    assert trip_report(probe, values)["value"] == pytest.approx(expect)
+    assert Locations(module).argument_aliases(func) == {"hi": "n"}
 
 
 @BOTH

@@ -27,6 +27,7 @@ from eqsat.layout import LinearLayout
 
 MAX_PROGRAMS = 256  # programs evaluated per access (evenly spaced over the grid, the last included)
 MAX_ITERATIONS = 64  # iterations of each enclosing loop evaluated (evenly spaced, the last included)
+MAX_WHILE_ITERATIONS = 1 << 16  # an scf.while evaluated past this many iterations is not evaluated
 
 
 class Unknown(Exception):
@@ -177,7 +178,50 @@ class MaskEvaluator:
             return _CMP[predicate](self.value(ops[0]), self.value(ops[1]))
         if name == "arith.select":
             return np.where(self.value(ops[0]), self.value(ops[1]), self.value(ops[2]))
+        if name == "scf.if":
+            cond = self.value(ops[0])
+            if cond.shape:
+                raise Unknown("an scf.if on a tensor")
+            k = 0 if bool(cond) else 1
+            if k >= len(op.regions) or not op.regions[k].blocks or op.regions[k].blocks[0].last_op is None:
+                raise Unknown("an scf.if without the taken region")
+            region = op.regions[k]
+            return self._in_region(region.blocks[0], {}).value(region.blocks[0].last_op.operands[v.index])
+        if name == "scf.while":
+            return self.run_while(op)[1][v.index]
         raise Unknown(f"{name} is not evaluated before run time")
+
+    def _in_region(self, block: Block, bindings: Mapping[SSAValue, np.ndarray]) -> MaskEvaluator:
+        """An evaluator for the ops of `block` with its arguments bound (values outside it are shared;
+        values inside it are computed afresh, as each iteration of a loop needs)."""
+        inner = MaskEvaluator(self.args, self.program_id, self.grid, tensors=self.tensors)
+        inside = {id(o) for o in block.walk()}
+        inner.cache = {k: x for k, x in self.cache.items()
+                       if not (isinstance(k, OpResult) and id(k.op) in inside)}
+        inner.cache.update(bindings)
+        return inner
+
+    def run_while(self, op: Operation) -> tuple[int, list[np.ndarray]]:
+        """Run an `scf.while` on scalars: (iterations, the values it yields), or Unknown."""
+        cached = getattr(self, "_whiles", {}).get(op)
+        if cached is not None:
+            return cached
+        before, after = op.regions[0].blocks[0], op.regions[1].blocks[0]
+        values = [np.asarray(self.value(x)) for x in op.operands]
+        for n in range(MAX_WHILE_ITERATIONS + 1):
+            ev = self._in_region(before, dict(zip(before.args, values, strict=False)))
+            cond_op = before.last_op
+            cond = np.asarray(ev.value(cond_op.operands[0]))
+            passed = [np.asarray(ev.value(x)) for x in cond_op.operands[1:]]
+            if cond.shape:
+                raise Unknown("an scf.while on a tensor condition")
+            if not bool(cond):
+                result = (n, passed)
+                self.__dict__.setdefault("_whiles", {})[op] = result
+                return result
+            ev = self._in_region(after, dict(zip(after.args, passed, strict=False)))
+            values = [np.asarray(ev.value(x)) for x in after.last_op.operands]
+        raise Unknown(f"an scf.while ran past {MAX_WHILE_ITERATIONS} iterations")
 
     @staticmethod
     def _constant(op: Operation) -> np.ndarray:

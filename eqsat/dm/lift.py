@@ -103,7 +103,7 @@ from eqsat.ir.dialects import op_name_of, syntax_of
 from eqsat.ir.dialects.tt import FuncOp
 from eqsat.ir.layouts import UnsupportedLayout, linear_layout_of
 from eqsat.ir.parser import TTModule, VerbatimEntry, parse_file
-from eqsat.ir.syntax import Loc
+from eqsat.ir.syntax import Def, Loc
 from eqsat.layout import GuardedLayout
 
 MOVEMENT: dict[str, str] = {
@@ -188,6 +188,42 @@ class Locations:
         if m:
             return self.resolve(m.group(1), depth + 1)
         return None
+
+    def names(self, body: str, depth: int = 0) -> list[str]:
+        """The chain of names of a name location, outermost first: `loc("hi"(#loc26))` with
+        `#loc26 = loc("n"(#loc))` gives ["hi", "n"]."""
+        body = body.strip()
+        if depth > 50:
+            return []
+        if body.startswith("#loc"):
+            ref = self.defs.get(body)
+            return [] if ref is None else self.names(ref, depth + 1)
+        m = re.fullmatch(r'"([^"]*)"\((.*)\)', body)
+        if m:
+            return [m.group(1), *self.names(m.group(2), depth + 1)]
+        return []
+
+    def argument_aliases(self, func: Operation) -> dict[str, str]:
+        """SSA name -> the other names in its location, for every argument of `func` (Triton names an
+        argument after the last variable bound to it; the parameter's own name is the innermost)."""
+        syntax = syntax_of(func)
+        if syntax is None or not func.regions or not func.regions[0].blocks:
+            return {}
+        args = func.regions[0].blocks[0].args
+        out: dict[str, str] = {}
+        current: int | None = None
+        for p in syntax.pieces:
+            if isinstance(p, Def) and p.region == 0:
+                current = p.arg
+            elif isinstance(p, Loc) and current is not None and current < len(args):
+                ssa = (getattr(args[current], "eqsat_name", None) or "%").lstrip("%")
+                names = self.names(p.text[len("loc("):-1])
+                for name in reversed(names):  # the innermost (the parameter's name) wins
+                    if name != ssa:
+                        out[ssa] = name
+                        break
+                current = None
+        return out
 
     def of(self, op: Operation) -> str | None:
         syntax = syntax_of(op)
@@ -364,7 +400,8 @@ class Lifter:
         self.num_warps = module.num_warps
         self.threads_per_warp = module.threads_per_warp
         self.control = ControlFlow(func)
-        self.values = launch.values() if launch is not None else None
+        aliases = locations.argument_aliases(func)
+        self.values = launch.values().renamed(aliases) if launch is not None else None
         self._trips: dict[tuple[int, ...], dict[str, object] | None] = {}
         self._fractions: dict[tuple[int, ...], float | None] = {}
 
@@ -568,7 +605,7 @@ class Lifter:
         except (UnsupportedLayout, ValueError):
             layout = None
         elem_bytes = max(1, element_bits(element_of(moved)) // 8)
-        args = self.launch.args if self.launch else None
+        args = self.values.args if self.values else None
         grid = self.launch.grid if self.launch else None
         report = guard_report(mask, layout, elem_bytes, args, grid, op)
         if not report.evaluated and "loaded from" in report.reason and self.values is not None:

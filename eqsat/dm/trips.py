@@ -1,11 +1,12 @@
 """How often an op runs per program: loop trip counts and branch conditions from the launch's values.
 
 For a dm op inside loops, `trip_report` evaluates the bounds of every enclosing `scf.for` (outermost
-first) with `eqsat.dm.guard.MaskEvaluator` on up to `MAX_PROGRAMS` programs of the launch grid (evenly
-spaced, the last included): the scalar arguments of the manifest's launch table, the program ids, and,
-when a bound is read from an argument tensor (`cu_seqlens[pid + 1] - cu_seqlens[pid]`, `seq_lens[pid]`),
-the launch's tensor values (`eqsat.ingest.launch.launch_tensors`). Inner bounds may depend on outer
-induction variables: an inner loop is counted at up to `MAX_SAMPLES` sampled values of the outer one.
+first; an innermost `scf.while`, such as a binary search over loaded sequence starts, is run) with
+`eqsat.dm.guard.MaskEvaluator` on up to `MAX_PROGRAMS` programs of the launch grid (evenly spaced, the
+last included): the scalar arguments of the manifest's launch table, the program ids, and, when a bound is
+read from an argument tensor (`cu_seqlens[pid + 1] - cu_seqlens[pid]`, `seq_lens[pid]`), the launch's
+tensor values (`eqsat.ingest.launch.launch_tensors`). Inner bounds may depend on outer induction
+variables: an inner loop is counted at up to `MAX_SAMPLES` sampled values of the outer one.
 
     trips per program = mean over programs of  sum over the iterations of the nest (exact, or sampled)
 
@@ -56,6 +57,10 @@ def _sampled_programs(grid: tuple[int, int, int]) -> list[tuple[int, int, int]]:
 def _count(loops: Sequence[Operation], i: int, make, env: dict) -> float:
     loop = loops[i]
     ev = make(env)
+    if op_name_of(loop) == "scf.while":  # run it (a binary search): only as the innermost loop
+        if i != len(loops) - 1:
+            raise Unknown("a loop inside an scf.while")
+        return float(ev.run_while(loop)[0])
     lb, ub, step = (int(ev.value(v)) for v in loop.operands[:3])
     n = len(range(lb, ub, step)) if step > 0 else 0
     if i == len(loops) - 1 or n == 0:
@@ -87,6 +92,18 @@ class LaunchValues:
                     self.tensor_error = f"{type(e).__name__}: {e}"
         return self._tensors
 
+    def renamed(self, alias: Mapping[str, str]) -> LaunchValues:
+        """The same launch with its values also under other names (`alias`: SSA name -> parameter name,
+        for function arguments Triton named after a later variable, `hi = n`); tensors stay shared."""
+        args = {**self.args, **{a: self.args[p] for a, p in alias.items() if p in self.args}}
+
+        def tensors() -> dict[str, np.ndarray]:
+            base = self.tensors()
+            return {**base, **{a: base[p] for a, p in alias.items() if p in base}}
+
+        out = LaunchValues(args, self.grid, tensors if self._tensor_source is not None else None)
+        return out
+
     def evaluate(self, fn):
         """`fn(tensors)` with scalars only, then (if it needs loaded data) with the launch's tensors."""
         try:
@@ -116,9 +133,6 @@ def trip_report(op: Operation, launch: LaunchValues | None,
     loops = enclosing_loops(op)
     if not loops:
         return None
-    if any(op_name_of(lp) == "scf.while" for lp in loops):
-        return {"assumed": True, "reason": "an scf.while loop: its trip count is known only at run time",
-                "runtime_args": []}
     if launch is None:
         return {"assumed": True, "reason": "no launch values", "runtime_args": []}
 
