@@ -855,6 +855,9 @@ class TTGIRParser:
                 if self.peek() == "(":
                     self.delimited("(", ")", lambda block=block: self.parse_block_arg(block))
                 self.expect(":")
+                # the comment MLIR prints after a label (`// pred: ^bb0`) is kept to print it back
+                m = re.compile(r"[ \t]*(//[^\n]*)").match(self.s, self.i)
+                block.eqsat_label_comment = m.group(1) if m else None
                 current = block
                 continue
             current.add_op(self.parse_operation(depth))

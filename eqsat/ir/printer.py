@@ -100,27 +100,46 @@ def format_attribute(a: Attribute) -> str:
 
 
 class _Namer:
-    """Names of values: the source's names where known, fresh unique names otherwise."""
+    """Names of values: the source's names where known, fresh unique names otherwise. Names are scoped
+    like MLIR's: a name is taken while a value of that name is visible (defined in this region or an
+    enclosing one), so sibling regions may reuse one (two `scf.for %t0` loops in a row)."""
 
     def __init__(self) -> None:
         self.fresh = itertools.count()
         self.names: dict[SSAValue, str] = {}
-        self.used: set[str] = set()
+        self.stack: list[set[str]] = [set()]
+        self.region_scopes: dict[int, set[str]] = {}
 
-    def name(self, v: SSAValue) -> str:
+    @property
+    def used(self) -> set[str]:
+        return set().union(*self.stack)
+
+    def scope_of(self, region: Region) -> set[str]:
+        return self.region_scopes.setdefault(id(region), set())
+
+    def enter(self, region: Region) -> None:
+        self.stack.append(self.scope_of(region))
+
+    def leave(self) -> None:
+        self.stack.pop()
+
+    def _taken(self, base: str, extra: set[str] | None) -> bool:
+        return any(base in scope for scope in self.stack) or (extra is not None and base in extra)
+
+    def name(self, v: SSAValue, scope: set[str] | None = None) -> str:
         if v in self.names:
             return self.names[v]
         name = getattr(v, "eqsat_name", None)
-        if name is None or (name.partition("#")[0] in self.used and "#" not in name):
-            name = self.new()
+        if name is None or (self._taken(name.partition("#")[0], scope) and "#" not in name):
+            name = self.new(scope)
         self.names[v] = name
-        self.used.add(name.partition("#")[0])
+        (scope if scope is not None else self.stack[-1]).add(name.partition("#")[0])
         return name
 
-    def new(self) -> str:
+    def new(self, scope: set[str] | None = None) -> str:
         while True:
             name = f"%eqsat{next(self.fresh)}"
-            if name not in self.used:
+            if not self._taken(name, scope):
                 return name
 
     def result_groups(self, op: Operation) -> list[str]:
@@ -132,7 +151,7 @@ class _Namer:
             for gname, count in groups:
                 for j in range(count):
                     self.names[op.results[k + j]] = gname if count == 1 else f"{gname}#{j}"
-                self.used.add(gname)
+                self.stack[-1].add(gname)
                 out.append(gname if count == 1 else f"{gname}:{count}")
                 k += count
             return out
@@ -192,7 +211,8 @@ class TTGIRPrinter:
             elif isinstance(piece, Use):
                 parts.append(self.namer.name(op.operands[piece.operand]))
             elif isinstance(piece, Def):
-                parts.append(self.namer.name(op.regions[piece.region].blocks[0].args[piece.arg]))
+                region = op.regions[piece.region]
+                parts.append(self.namer.name(region.blocks[0].args[piece.arg], self.namer.scope_of(region)))
             elif isinstance(piece, TypeRef):
                 parts.append(format_type(self.linked_type(op, piece)))
             elif isinstance(piece, AttrRef):
@@ -242,14 +262,18 @@ class TTGIRPrinter:
         return "{" + body + "}"
 
     def print_region(self, region: Region, indent: int) -> None:
-        for bi, block in enumerate(region.blocks):
-            label = getattr(block, "eqsat_label", None)
-            if label is None and bi > 0:
-                label = f"^bb{bi}"
-            if label is not None:
-                self.print_block_label(block, label, indent - 2)
-            for op in block.ops:
-                self.print_op(op, indent)
+        self.namer.enter(region)
+        try:
+            for bi, block in enumerate(region.blocks):
+                label = getattr(block, "eqsat_label", None)
+                if label is None and bi > 0:
+                    label = f"^bb{bi}"
+                if label is not None:
+                    self.print_block_label(block, label, indent - 2)
+                for op in block.ops:
+                    self.print_op(op, indent)
+        finally:
+            self.namer.leave()
 
     def print_block_label(self, block: Block, label: str, indent: int) -> None:
         locs = getattr(block, "eqsat_arg_locs", None)
@@ -257,7 +281,9 @@ class TTGIRPrinter:
             locs = [""] * len(block.args)
         args = [f"{self.namer.name(a)}: {format_type(a.type)}{loc}"
                 for a, loc in zip(block.args, locs, strict=False)]
-        self.lines.append(" " * indent + label + (f"({', '.join(args)})" if args else "") + ":")
+        comment = getattr(block, "eqsat_label_comment", None)
+        tail = f"  {comment}" if comment and not self.canonical else ""
+        self.lines.append(" " * indent + label + (f"({', '.join(args)})" if args else "") + ":" + tail)
 
     def print_generic(self, op: Operation, indent: int, parts: list[str]) -> None:
         """MLIR's generic form, for ops created by passes without a skeleton."""
