@@ -37,7 +37,8 @@ def blocked_unlike(t: TensorType, module: TTModule, avoid: tuple = ()) -> Blocke
     """A blocked layout for `t` on this module's warps, different from `avoid`: all lanes along one dim."""
     rank = len(t.get_shape())
     warp, warps = module.threads_per_warp, module.num_warps
-    for order, vec in (([*reversed(range(rank))], 1), ([*range(rank)], 1), ([*reversed(range(rank))], 2)):
+    for order, vec in (([*reversed(range(rank))], 1), ([*range(rank)], 1), ([*reversed(range(rank))], 2),
+                       ([*reversed(range(rank))], 4)):
         threads, per_warp, size = [1] * rank, [1] * rank, [1] * rank
         threads[order[0]] = warp
         per_warp[order[-1]] *= warps
