@@ -312,13 +312,18 @@ RUN_FIELDS = ("kernel", "target", "status", "cost_before", "cost_after", "change
 
 def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, options: OptimizeOptions,
                    jobs: int = 1, log: Callable[[str], None] | None = None,
-                   isolation: RunIsolation | None = None) -> list[dict[str, Any]]:
+                   isolation: RunIsolation | None = None, progress: Any = None,
+                   command: str | None = None) -> list[dict[str, Any]]:
     """Optimize every kernel of every path for every target; write the run directory; return run.json.
 
     The front end (read, Triton's verifier, parse, round trip) runs here; every kernel x target that passes
-    it is optimized in a worker process (`eqsat.runner`) killed at `isolation.timeout_s` and capped at
-    `isolation.memory_bytes`, so a kernel that crashes, hangs or blows up fails alone. `run.json` is
-    rewritten as each row finishes and always once at the end, also when the run is interrupted."""
+    it is optimized in a worker process (`eqsat.runner`, or a Ray task with `isolation.executor = "ray"`)
+    killed at `isolation.timeout_s` and capped at `isolation.memory_bytes`, so a kernel that crashes, hangs
+    or blows up fails alone. A kernel x target whose result is in the result cache (eqsat.result_cache:
+    same TTGIR, target, launch, entry, options and code versions) is restored, not recomputed, so a rerun
+    after an interruption does only what is missing. `run.json` is rewritten as each row finishes and
+    always once at the end, also when the run is interrupted; `meta.json` records the versions and the
+    command. `progress` (optional) gets `begin(total, cached)`, `started(task)` and `finished(row)`."""
     from eqsat.pipeline import front_end
     from eqsat.targets import TARGETS
 
@@ -359,24 +364,50 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
             order.append(("task", len(tasks)))
             tasks.append(Task(k.name, k.target, k.source, k.ttgir, k.launch, str(kdir),
                               specs.get(k.source, {}).get(k.name)))
-        write()
-        packed = [(t, options) for t in tasks]
-        if iso.in_process:
-            for i, item in enumerate(packed):
-                done[i] = _run_packed(item)
-                write()
-        else:
-            from eqsat.runner import run_isolated
+        _write_meta(out, command)
+        from eqsat.result_cache import ResultCache, result_key
 
-            def on_done(i: int, row: dict[str, Any]) -> None:
+        cache = ResultCache(iso.cache_dir) if iso.use_cache else None
+        keys = [result_key(t.name, t.ttgir, t.target, t.launch, t.spec, options) for t in tasks]
+        todo: list[int] = []
+        for i, t in enumerate(tasks):
+            row = cache.restore(keys[i], Path(t.out_dir)) if cache is not None else None
+            if row is not None:
                 done[i] = row
-                if log is not None:
-                    log(f"{row['kernel']} [{row['target']}]: {row['status']}")
-                write()
+            else:
+                todo.append(i)
+        write()
+        if progress is not None:
+            progress.begin(len(tasks), len(tasks) - len(todo))
 
-            run_isolated(_run_packed, packed, jobs=jobs, timeout_s=iso.timeout_s,
-                         memory_bytes=iso.memory_bytes, on_failure=_failure_row, on_done=on_done,
-                         warmup=WORKER_IMPORTS)
+        def on_done(j: int, row: dict[str, Any]) -> None:
+            i = todo[j]
+            done[i] = row
+            if cache is not None:
+                cache.put(keys[i], row, Path(tasks[i].out_dir))
+            if log is not None:
+                log(f"{row['kernel']} [{row['target']}]: {row['status']}")
+            if progress is not None:
+                progress.finished(row)
+            write()
+
+        def on_start(j: int) -> None:
+            if progress is not None:
+                progress.started(tasks[todo[j]])
+
+        packed = [(tasks[i], options) for i in todo]
+        if iso.in_process:
+            for j, item in enumerate(packed):
+                on_start(j)
+                on_done(j, _run_packed(item))
+        else:
+            if iso.executor == "ray":
+                from eqsat.ray_executor import run_on_ray as execute
+            else:
+                from eqsat.runner import run_isolated as execute
+            execute(_run_packed, packed, jobs=jobs, timeout_s=iso.timeout_s, memory_bytes=iso.memory_bytes,
+                    on_failure=_failure_row, on_done=on_done, on_start=on_start, warmup=WORKER_IMPORTS,
+                    address=iso.ray_address)
     finally:
         for i, t in enumerate(tasks):
             if i not in done:
@@ -396,6 +427,21 @@ class RunIsolation:
     memory_bytes: int | None = 8 << 30
     in_process: bool = False
     debug: bool = False  # keep each failure's traceback in its run.json row
+    executor: str = "local"  # "local": eqsat.runner worker processes; "ray": eqsat.ray_executor
+    ray_address: str | None = None
+    use_cache: bool = True  # restore finished kernels from the result cache (eqsat.result_cache)
+    cache_dir: Path | None = None  # default $EQSAT_CACHE_DIR/results
+
+
+def _write_meta(out: Path, command: str | None) -> None:
+    """meta.json: what produced the run (versions, command, time); the run store reads it."""
+    import datetime
+
+    from eqsat.versions import versions
+
+    meta = {"versions": versions(), "command": command,
+            "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
 
 # imported by each worker before its first task, so that the deadline does not pay for them

@@ -17,7 +17,8 @@ An exception in `fn` (any BaseException: egglog's PanicException does not derive
 not pickle) is turned into a plain string in the worker, with its traceback, before it crosses the
 process boundary. Workers die with their parent: PR_SET_PDEATHSIG(SIGKILL) through prctl on Linux, and
 a watchdog thread that exits when the parent's pid changes (a kill -9 of the parent leaves no orphan).
-Results come back in the order of `tasks`; `on_done(index, row)` is called as each one finishes.
+Results come back in the order of `tasks`; `on_start(index)` is called as a task is handed to a worker
+and `on_done(index, row)` as each one finishes.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def run_isolated(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, j
                  timeout_s: float = 60.0, memory_bytes: int | None = None,
                  on_failure: Callable[[Any, str, float, str | None], dict[str, Any]],
                  on_done: Callable[[int, dict[str, Any]], None] | None = None,
-                 warmup: Sequence[str] = ()) -> list[dict[str, Any]]:
+                 on_start: Callable[[int], None] | None = None,
+                 warmup: Sequence[str] = (), **_: Any) -> list[dict[str, Any]]:
     """Run `fn` on every task in worker processes; one row per task, in order (see the module doc)."""
     ctx = multiprocessing.get_context("spawn")
     results: list[dict[str, Any] | None] = [None] * len(tasks)
@@ -186,6 +188,8 @@ def run_isolated(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, j
         i = pending.popleft()
         slot.index, slot.started = i, time.monotonic()
         slot.deadline = slot.started + timeout_s
+        if on_start is not None:
+            on_start(i)
         assert slot.conn is not None
         try:
             slot.conn.send((fn, tasks[i]))

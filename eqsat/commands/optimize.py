@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 
 from eqsat.errors import EqsatError
@@ -40,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--exact-node-limit", type=int, default=2000, metavar="N",
                    help="run the exact (z3) extraction on e-graphs up to N nodes")
     p.add_argument("--dump-egraph", action="store_true", help="also write egraph.json and egraph.dot")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: worker processes here; ray: Ray tasks (cluster from --ray-address or "
+                        "$RAY_ADDRESS, else a local Ray with --jobs CPUs)")
+    p.add_argument("--ray-address", metavar="ADDR", help="address of an existing Ray cluster")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute every kernel (by default finished kernels come from the result cache)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--store", metavar="FILE", help="index the run into this run store (default as in "
+                                                   "`eqsat runs`)")
+    p.add_argument("--no-store", action="store_true", help="do not index the run into the run store")
     p.set_defaults(func=run)
 
 
@@ -77,10 +89,22 @@ def run(args: argparse.Namespace) -> int:
                               exact_node_limit=args.exact_node_limit, dump_egraph=args.dump_egraph)
     memory = int(args.memory_limit * (1 << 30))
     isolation = RunIsolation(timeout_s=args.timeout, memory_bytes=memory, in_process=args.in_process,
-                             debug=getattr(args, "debug", False))
-    rows = optimize_paths(args.paths, args.targets or ["h100"], args.out, options, jobs=args.jobs,
-                          isolation=isolation)
+                             debug=getattr(args, "debug", False), executor=args.executor,
+                             ray_address=args.ray_address, use_cache=not args.no_cache)
+    command = "eqsat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    if show:
+        from eqsat.progress import RunProgress
+
+        with RunProgress() as bar:
+            rows = optimize_paths(args.paths, args.targets or ["h100"], args.out, options, jobs=args.jobs,
+                                  isolation=isolation, progress=bar, command=command)
+    else:
+        rows = optimize_paths(args.paths, args.targets or ["h100"], args.out, options, jobs=args.jobs,
+                              isolation=isolation, command=command)
     print(summary_table(rows), flush=True)
+    if not args.no_store:
+        _index(args.out, args.store)
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
         line = " ".join(str(r["error"]).split())
@@ -91,3 +115,16 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False) and r.get("traceback"):
             print(r["traceback"], file=sys.stderr)
     return 2 if failed else 0
+
+
+def _index(run_dir: str, store_path: str | None) -> None:
+    """Index the finished run into the run store; a store that cannot be written costs a warning line,
+    never the run (the run directory is the truth and can be indexed later)."""
+    from eqsat.store import open_store
+
+    try:
+        with open_store(store_path) as store:
+            rec = store.index_run(run_dir)
+        print(f"run {rec.id} indexed into {store.path}", flush=True)
+    except EqsatError as e:
+        print(f"warning: the run was not indexed: {' '.join(str(e).split())}", file=sys.stderr)

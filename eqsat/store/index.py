@@ -128,7 +128,10 @@ def _insert_kernel(conn: sqlite3.Connection, rid: str, r: dict[str, Any]) -> Non
 
 
 def _insert_plan(conn: sqlite3.Connection, rid: str, key: tuple[str, str], plan: dict[str, Any]) -> None:
+    from eqsat.plan import without_timing
+
     text = json.dumps(plan, sort_keys=True)
+    identity = json.dumps(without_timing(plan), sort_keys=True)  # equal plans have equal shas
     eg = plan.get("egraph") or {}
     ex = plan.get("extraction") or {}
     choices = plan.get("choices") or []
@@ -136,7 +139,7 @@ def _insert_plan(conn: sqlite3.Connection, rid: str, key: tuple[str, str], plan:
         "INSERT INTO plans (run_id, kernel, target, plan_sha, applied, method, not_applied_reason, choices, "
         "egraph_nodes, egraph_classes, iterations, stop_reason, saturate_seconds, total_seconds, plan_json) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (rid, *key, hashlib.sha256(text.encode()).hexdigest(), int(bool(choices)), ex.get("method"),
+        (rid, *key, hashlib.sha256(identity.encode()).hexdigest(), int(bool(choices)), ex.get("method"),
          ex.get("not_applied_reason"), len(choices), eg.get("nodes"), eg.get("classes"), eg.get("iterations"),
          eg.get("stop_reason"), eg.get("seconds"), eg.get("total_seconds"), text))
     for side in ("before", "after"):
