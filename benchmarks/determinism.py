@@ -58,7 +58,10 @@ def _run_level(manifests: list[str], targets: list[str]) -> dict:
 
     def run(paths: list[str], tgts: list[str], out: Path) -> tuple[dict, dict, float]:
         t0 = time.perf_counter()
-        rows = optimize_paths(paths, tgts, out, OptimizeOptions(), isolation=RunIsolation(in_process=True))
+        # in-process (one process carries its state from kernel to kernel), no result cache (that would
+        # hand the second order the first order's rows)
+        rows = optimize_paths(paths, tgts, out, OptimizeOptions(),
+                              isolation=RunIsolation(in_process=True, use_cache=False))
         seconds = time.perf_counter() - t0
         by_key = {f"{r['kernel']}[{r['target']}]": without_timing(r) for r in rows}
         plans = {}
