@@ -9,7 +9,8 @@ deadlock the child). A worker is reused for the next task while it is healthy; i
 
 - its task runs past `timeout_s` (wall clock from the moment the task was sent): the worker is killed
   (SIGKILL) and the task's row is `on_failure(task, "timed out after S s (worker killed)", S)`;
-- it dies (a segfault, an abort of a native library, the kernel's OOM killer): the row says which signal;
+- it dies (a segfault, an abort of a native library, the kernel's OOM killer, someone's kill -9): the
+  task is retried once in a fresh worker (`retries`), then its row says which signal ended it each time;
 - its address space would pass `memory_bytes` (RLIMIT_AS, set in the worker): Python raises MemoryError,
   native code aborts; either way that task alone fails.
 
@@ -145,11 +146,12 @@ def run_isolated(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, j
                  on_failure: Callable[[Any, str, float, str | None], dict[str, Any]],
                  on_done: Callable[[int, dict[str, Any]], None] | None = None,
                  on_start: Callable[[int], None] | None = None,
-                 warmup: Sequence[str] = (), **_: Any) -> list[dict[str, Any]]:
+                 warmup: Sequence[str] = (), retries: int = 1, **_: Any) -> list[dict[str, Any]]:
     """Run `fn` on every task in worker processes; one row per task, in order (see the module doc)."""
     ctx = multiprocessing.get_context("spawn")
     results: list[dict[str, Any] | None] = [None] * len(tasks)
     pending = deque(range(len(tasks)))
+    deaths: dict[int, list[str]] = {}  # task -> how each worker that ran it died
     slots = [_Slot() for _ in range(max(1, min(jobs, len(tasks))))]
     parent = os.getpid()
 
@@ -221,7 +223,20 @@ def run_isolated(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, j
                     if slot.index is None:  # died while starting: give up on its task too
                         if pending:
                             slot.index = pending.popleft()
-                    fail(slot, f"the kernel's worker process died ({_signal_name(code)})")
+                    i = slot.index
+                    if i is not None:
+                        deaths.setdefault(i, []).append(_signal_name(code))
+                        if len(deaths[i]) <= retries:  # once more, in a fresh worker
+                            stop(slot)
+                            pending.appendleft(i)
+                            continue
+                    seen = deaths.get(i, []) if i is not None else []
+                    if len(set(seen)) > 1:
+                        how = f"({', then '.join(seen)})"
+                    else:
+                        tries = f" in each of {len(seen)} attempts" if len(seen) > 1 else ""
+                        how = f"({_signal_name(code)}){tries}"
+                    fail(slot, f"the kernel's worker process died {how}")
                     continue
                 if kind == "ready":
                     slot.ready = True
