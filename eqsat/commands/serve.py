@@ -1,5 +1,6 @@
 """`eqsat serve [--host 127.0.0.1] [--port 8000] [--data DIR] [--store FILE] [--workers N]
-[--jobs-per-worker N] [--queue-size N] [--max-body BYTES] [--token T]`: the optimizer as an HTTP service
+[--jobs-per-worker N] [--queue-size N] [--max-body BYTES] [--token T] [--executor local|ray]
+[--ray-address ADDR]`: the optimizer as an HTTP service
 (eqsat.service). The token may also come from $EQSAT_TOKEN; binding another host than loopback without a
 token is refused."""
 
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="unfinished jobs accepted before answering 429")
     p.add_argument("--max-body", type=int, default=4 << 20, metavar="BYTES", help="largest request body")
     p.add_argument("--token", default=os.environ.get("EQSAT_TOKEN"), help="require this bearer token")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where a job's kernels run: worker processes here, or Ray tasks")
+    p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (else $RAY_ADDRESS)")
     p.set_defaults(func=run)
 
 
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(store_path=store, data_dir=data, token=args.token, max_body_bytes=args.max_body,
                         max_queued=args.queue_size)
     app = create_app(settings)
-    executor = Executor(store, data, args.workers, args.jobs_per_worker)
+    executor = Executor(store, data, args.workers, args.jobs_per_worker, args.executor, args.ray_address)
     again = executor.start()
     if again:
         print(f"resuming {len(again)} job(s) left running: {', '.join(again)}", flush=True)

@@ -3,7 +3,8 @@
     Executor(settings).start() -> N threads; each: claim a queued job -> spawn `run_job` -> watch it
     run_job(job_id, ...)        (in the child) write the job's IR into <data>/jobs/<id>/inputs, run
                                 eqsat.optimize.optimize_paths into the job's run directory (every kernel
-                                x target in a worker of eqsat.runner, killed at the kernel deadline),
+                                x target in a worker of eqsat.runner, or a Ray task with --executor ray,
+                                killed at the kernel deadline),
                                 index the run into the store, mark the job done; progress is written to
                                 the job row as each kernel x target finishes
 
@@ -45,7 +46,8 @@ def _write_inputs(job_dir: Path, request: dict[str, Any]) -> list[str]:
     return paths
 
 
-def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: int) -> None:
+def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: int,
+            executor: str = "local", ray_address: str | None = None) -> None:
     """The body of a job's process."""
     from eqsat.runner import die_with_parent
 
@@ -63,7 +65,8 @@ def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: 
     options = OptimizeOptions(limits=Limits(node_limit=int(limits.get("node_limit", 20_000)),
                                             time_limit_s=float(limits.get("timeout_s", 10.0))),
                               min_gain_frac=float(limits.get("min_gain_pct", 2.0)) / 100.0)
-    isolation = RunIsolation(timeout_s=float(limits.get("kernel_timeout_s", 120.0)))
+    isolation = RunIsolation(timeout_s=float(limits.get("kernel_timeout_s", 120.0)), executor=executor,
+                             ray_address=ray_address)
 
     def progress(_line: str) -> None:
         try:
@@ -87,10 +90,13 @@ def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: 
 class Executor:
     """`workers` threads, each running one job at a time in a child process."""
 
-    def __init__(self, store_path: Path, data_dir: Path, workers: int = 1, jobs_per_worker: int = 1) -> None:
+    def __init__(self, store_path: Path, data_dir: Path, workers: int = 1, jobs_per_worker: int = 1,
+                 executor: str = "local", ray_address: str | None = None) -> None:
         self.queue = JobQueue(store_path, data_dir)
         self.workers = workers
         self.jobs_per_worker = jobs_per_worker
+        self.executor = executor
+        self.ray_address = ray_address
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -120,7 +126,7 @@ class Executor:
                 continue
             proc = ctx.Process(target=run_job, name=f"eqsat-job-{job['id']}",
                                args=(job["id"], str(self.queue.store_path), str(self.queue.data_dir),
-                                     os.getpid(), self.jobs_per_worker))
+                                     os.getpid(), self.jobs_per_worker, self.executor, self.ray_address))
             proc.start()
             self.processes[job["id"]] = proc
             cancelled = False
