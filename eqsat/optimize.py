@@ -111,7 +111,7 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
     before_ns = dag_cost(graph, original, root, prices)
     rule_kinds = {r.name: getattr(r, "plan_choice", "") for f in families for r in f.rules}
     lowering: dict[str, Any] = {"checked": module is not None, "refused": [], "subsumed": []}
-    for _round in range(MAX_LOWERING_ROUNDS + 1):
+    while True:
         selection, after_ns, extraction = _extract(enc, graph, prices, pricer, root, original, before_ns,
                                                    opts)
         choices, chosen_node = _decode(enc, graph, prices, root, original, selection, rule_kinds, report)
@@ -131,7 +131,7 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
             extraction["rejected_choices"] = len(choices)
             choices, selection, after_ns = [], original, before_ns
             break
-        prices.ban(nid, f"not lowerable: {reason}")
+        prices.ban(nid, f"not lowerable: {reason}")  # and extract again
     extraction["lowering"] = lowering
     plan = Plan(kernel=enc.name, target=target, cost_before=_selected_cost(graph, prices, original, root),
                 cost_after=_selected_cost(graph, prices, selection, root), choices=choices,
