@@ -428,3 +428,19 @@ def test_lifter_program_order_is_the_lowerings():
         func = functions(k.module)[0]
         plan = [p.op for p in Lifter(k.module, func, Locations(k.module)).plan()]
         assert plan == source_ops(k.module)
+
+
+def test_lift_does_not_depend_on_what_ran_before():
+    """The dm JSON of a kernel is the same lifted first or after the whole corpus (no process-global
+    state: fresh symbols in strides are numbered per function)."""
+    import json
+
+    kernels = [k for k in _corpus() if k.ok]
+    loops = [k for k in kernels if "scf.for" in k.ttgir or "multiple_of" in k.ttgir][:16]
+    first = {(k.name, k.target): json.dumps(to_json(lift(k.module, k.name, k.target)), sort_keys=True)
+             for k in loops}
+    for k in reversed(kernels):
+        lift(k.module, k.name, k.target)
+    again = {(k.name, k.target): json.dumps(to_json(lift(k.module, k.name, k.target)), sort_keys=True)
+             for k in loops}
+    assert first == again
