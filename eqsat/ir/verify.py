@@ -344,6 +344,8 @@ MAX_NUM_CTAS = 16
 _SHAPED = re.compile(r"\b(tensor|memdesc|vector)<((?:\d+x)+)")
 _ENCODING = re.compile(r"#(?:ttg|ttng|amdg|amdgpu|nvidia_gpu|triton_gpu)\.\w+<")
 _INT = re.compile(r"(?<![\w.#%\"])-?\d+\b")
+_POSITIVE_FIELD = re.compile(r"\b(sizePerThread|threadsPerWarp|warpsPerCTA|instrShape|CTAsPerCGA|CTASplitNum|"
+                             r"tilesPerWarp) = \[([-\d, ]*)\]")
 _MODULE_INT = re.compile(r'"?(ttg\.num-warps|ttg\.threads-per-warp|ttg\.num-ctas)"?\s*=\s*(-?\d+)\s*:')
 
 
@@ -372,6 +374,11 @@ def check_limits(canonical: str, original: str, label: str) -> None:
             raise EqsatError(f"{key} = {value} is outside what eqsat supports (num-warps 1..{MAX_NUM_WARPS}, "
                              f"threads-per-warp 32 or 64, num-ctas 1..{MAX_NUM_CTAS})",
                              label, *_place(original, key))
+    for m in _POSITIVE_FIELD.finditer(canonical):
+        values = [int(v) for v in re.findall(r"-?\d+", m.group(2))]
+        if any(v <= 0 for v in values):
+            raise EqsatError(f"{m.group(1)} = [{m.group(2)}] of a layout encoding must be positive",
+                             label, *_place(original, m.group(0)))
     for m in _ENCODING.finditer(canonical):
         depth, j = 1, m.end()
         while j < len(canonical) and depth:
