@@ -196,7 +196,7 @@ def num_ctas(op: Mapping[str, Any], kernel: Mapping[str, Any] | None, rates: Rat
 def _guard_trips(op: Mapping[str, Any]) -> float | None:
     guard = (op.get("info") or {}).get("guard") or {}
     if guard.get("evaluated") and guard.get("tiles") and guard.get("grid_programs"):
-        programs = min(int(guard["grid_programs"]), GUARD_MAX_PROGRAMS)
+        programs = int(guard.get("programs") or min(int(guard["grid_programs"]), GUARD_MAX_PROGRAMS))
         return max(1.0, guard["tiles"] / programs)
     return None
 

@@ -118,7 +118,7 @@ def test_while_loop_trips_run_the_search(target):
     starts = np.array([0, 3, 5, 9, 20, 21, 40, 50, 77, 90], dtype=np.int64)
     module = parsed("while_search", target)
     func = functions(module)[0]
-    values = LaunchValues({"n": 10}, (60, 1, 1), lambda: {"starts_ptr": starts})
+    values = LaunchValues({"n": 10}, (60, 1, 1), lambda names: {"starts_ptr": starts})
     values = values.renamed(Locations(module).argument_aliases(func))
     probe = next(op for op in func.walk() if op_name_of(op) == "tt.load")
     expect = np.mean([_search_iterations(starts, 10, p) for p in range(60)])  # every program
@@ -215,7 +215,7 @@ def test_trips_read_from_argument_tensors(target):
     func = functions(module)[0]
     lengths = np.random.default_rng(3).integers(0, 200, size=12)
     cu = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    values = LaunchValues({}, (12, 1, 1), lambda: {"cu_seqlens_ptr": cu})
+    values = LaunchValues({}, (12, 1, 1), lambda names: {"cu_seqlens_ptr": cu})
     load = next(op for op in func.walk() if op_name_of(op) == "tt.load" and op.parent_op() is not func
                 and op_name_of(op.parent_op()) == "scf.for")
     report = trip_report(load, values)

@@ -33,9 +33,10 @@ MAX_WHILE_ITERATIONS = 1 << 16  # an scf.while evaluated past this many iteratio
 class Unknown(Exception):
     """The value depends on something not known before run time (loaded data, a runtime argument)."""
 
-    def __init__(self, why: str, runtime_args: frozenset[str] = frozenset()):
+    def __init__(self, why: str, runtime_args: frozenset[str] = frozenset(), tensor: str | None = None):
         super().__init__(why)
         self.runtime_args = runtime_args
+        self.tensor = tensor  # the argument tensor whose values would decide it
 
 
 _BINARY = {
@@ -96,7 +97,8 @@ class MaskEvaluator:
         ptr = op.operands[0]
         root = self.root(ptr)
         if root is None or root not in self.tensors:
-            raise Unknown(f"a value loaded from {root or 'memory'} (the launch does not give it)")
+            raise Unknown(f"a value loaded from {root or 'memory'} (the launch does not give it)",
+                          tensor=root)
         data = self.tensors[root]
         offsets = np.asarray(self.value(ptr), dtype=np.int64)
         mask_v = getattr(op, "mask", None)
@@ -253,6 +255,7 @@ class GuardReport:
     padded_shape: tuple[int, ...]
     tiles: int = 0  # tiles evaluated: programs of the grid x iterations of the loops around the access
     grid_programs: int = 0
+    programs: int = 0  # programs of the grid evaluated (evenly spaced)
     elements: int = 0  # tile elements over the programs evaluated
     masked_elements: int = 0
     masked_bytes: int = 0
@@ -262,6 +265,7 @@ class GuardReport:
     valid_shape: tuple[int, ...] | None = None  # the valid box of the most-masked tile, if a box
     runtime_args: list[str] = field(default_factory=list)  # when not evaluable: what it depends on
     reason: str = ""
+    needs_tensor: str | None = None  # when not evaluable: the argument tensor whose values would decide
 
     @property
     def evaluated(self) -> bool:
@@ -273,15 +277,15 @@ class GuardReport:
                     "runtime_args": self.runtime_args, "reason": self.reason}
         return {"evaluated": True, "padded_shape": list(self.padded_shape),
                 "valid_shape": list(self.valid_shape) if self.valid_shape else None,
-                "tiles": self.tiles, "grid_programs": self.grid_programs,
+                "tiles": self.tiles, "grid_programs": self.grid_programs, "programs": self.programs,
                 "partial_tiles": self.partial_tiles, "elements": self.elements,
                 "masked_elements": self.masked_elements, "masked_bytes": self.masked_bytes,
                 "masked_lanes": self.masked_lanes, "lanes": self.lanes}
 
 
-def _programs(grid: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+def _programs(grid: tuple[int, int, int], limit: int = MAX_PROGRAMS) -> list[tuple[int, int, int]]:
     total = grid[0] * grid[1] * grid[2]
-    picks = sorted(set(np.linspace(0, total - 1, min(total, MAX_PROGRAMS)).round().astype(int).tolist()))
+    picks = sorted(set(np.linspace(0, total - 1, min(total, limit)).round().astype(int).tolist()))
     return [(p % grid[0], (p // grid[0]) % grid[1], p // (grid[0] * grid[1])) for p in picks]
 
 
@@ -330,7 +334,8 @@ def _iterations(loops: list[Operation], ev: MaskEvaluator) -> list[dict[SSAValue
 def guard_report(mask: SSAValue, layout: LinearLayout | None, elem_bytes: int,
                  args: Mapping[str, int] | None, grid: tuple[int, int, int] | None,
                  access: Operation | None = None,
-                 tensors: Mapping[str, np.ndarray] | None = None) -> GuardReport:
+                 tensors: Mapping[str, np.ndarray] | None = None,
+                 max_programs: int = MAX_PROGRAMS) -> GuardReport:
     """Evaluate the access's mask for the programs of the grid (and the iterations of the loops
     around `access`); count what it turns off. `tensors` (argument name -> flattened launch values)
     lets masks and loop bounds read from argument tensors be evaluated."""
@@ -346,14 +351,16 @@ def guard_report(mask: SSAValue, layout: LinearLayout | None, elem_bytes: int,
         lane_groups = hw.shape[0] // regs
     worst = -1
     loops = _enclosing_loops(access) if access is not None else []
-    for pid in _programs(grid):
+    programs = _programs(grid, max_programs)
+    report.programs = len(programs)
+    for pid in programs:
         try:
             points = _iterations(loops, MaskEvaluator(args or {}, pid, grid, tensors=tensors))
             valids = [np.asarray(MaskEvaluator(args or {}, pid, grid, p, tensors).value(mask), dtype=bool)
                       for p in points]
         except Unknown as e:
             return GuardReport(padded_shape=shape, grid_programs=report.grid_programs,
-                               runtime_args=sorted(e.runtime_args), reason=str(e))
+                               runtime_args=sorted(e.runtime_args), reason=str(e), needs_tensor=e.tensor)
         for valid in valids:
             worst = _count(report, valid, shape, hw, lane_groups, elem_bytes, worst)
     return report

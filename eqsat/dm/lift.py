@@ -147,6 +147,7 @@ MOVEMENT: dict[str, str] = {
 
 GLOBAL_ACCESS = {"load", "store", "async_copy"}
 LOOPS = {"scf.for", "scf.while"}
+GUARD_DATA_PROGRAMS = 32  # programs a guard evaluates when its mask reads argument tensors
 _MEMDESC_VIEWS = {"ttg.memdesc_index", "ttg.memdesc_subslice", "ttg.memdesc_trans", "ttg.memdesc_reshape",
                   "ttg.memdesc_reinterpret"}
 _STRUCTURAL = {"scf.yield", "scf.condition", "tt.return", "cf.br", "cf.cond_br", "tt.func",
@@ -608,10 +609,16 @@ class Lifter:
         args = self.values.args if self.values else None
         grid = self.launch.grid if self.launch else None
         report = guard_report(mask, layout, elem_bytes, args, grid, op)
-        if not report.evaluated and "loaded from" in report.reason and self.values is not None:
-            tensors = self.values.tensors()
-            if tensors:
-                report = guard_report(mask, layout, elem_bytes, args, grid, op, tensors)
+        tried: set[str] = set()
+        while not report.evaluated and report.needs_tensor and self.values is not None \
+                and report.needs_tensor not in tried:
+            # a mask on loaded values (`offs < seq_len`): read them from the launch's tensors, on
+            # fewer programs (each re-evaluates the mask's whole expression)
+            tried.add(report.needs_tensor)
+            tensors = self.values.tensors({report.needs_tensor})
+            if report.needs_tensor not in tensors:
+                break
+            report = guard_report(mask, layout, elem_bytes, args, grid, op, tensors, GUARD_DATA_PROGRAMS)
         return _attr_of(report.to_dict())
 
     def _trip_report(self, op: Operation) -> dict[str, object] | None:
@@ -803,18 +810,33 @@ class Launch:
             object.__setattr__(self, "_values", got)
         return got
 
-    def _tensors(self) -> dict[str, np.ndarray]:
-        """The launch's tensor arguments as flat numpy arrays (integers as int64, floats as float64)."""
-        if not any(isinstance(v, dict) for v in (self.table or {}).get("args", {}).values()):
+    def _tensors(self, names: set[str]) -> dict[str, np.ndarray]:
+        """Tensor arguments `names` of the launch as flat numpy arrays (integers as int64, floats as
+        float64). Only they, and what they are made from (a view's storage, a `diff(x)`'s x), are built:
+        the values of an argument depend on its own table alone."""
+        args = (self.table or {}).get("args", {})
+        need: set[str] = set()
+        todo = [n for n in names if isinstance(args.get(n), dict)]
+        while todo:
+            n = todo.pop()
+            if n in need or not isinstance(args.get(n), dict):
+                continue
+            need.add(n)
+            spec = args[n]
+            todo += [spec["view"]] if isinstance(spec.get("view"), str) else []
+            todo += re.findall(r"^\s*diff\(\s*(\w+)\s*\)", str(spec.get("init", "")))
+        if not need:
             return {}
         try:
             from eqsat.ingest.launch import launch_tensors
         except ImportError:
             return {}
+        table = {**self.table, "args": {k: v for k, v in args.items() if k in need}}
         out = {}
-        for name, t in launch_tensors(self.table).items():
-            flat = t.reshape(-1)
-            out[name] = (flat.double() if flat.is_floating_point() else flat.long()).numpy()
+        for name, t in launch_tensors(table).items():
+            if name in names:
+                flat = t.reshape(-1)
+                out[name] = (flat.double() if flat.is_floating_point() else flat.long()).numpy()
         return out
 
 

@@ -73,48 +73,56 @@ def _count(loops: Sequence[Operation], i: int, make, env: dict) -> float:
 
 
 class LaunchValues:
-    """The launch's scalar arguments, grid and (lazily, only when asked) its tensors as flat arrays."""
+    """The launch's scalar arguments, grid and, built on demand one argument at a time, its tensors as
+    flat arrays (`tensor_source(names)` -> {name: array} for the names it can build)."""
 
     def __init__(self, args: Mapping[str, int], grid: tuple[int, int, int], tensor_source=None):
         self.args = dict(args)
         self.grid = grid
-        self._tensor_source = tensor_source  # () -> dict[name, np.ndarray] | None
-        self._tensors: dict[str, np.ndarray] | None = None
+        self._tensor_source = tensor_source
+        self._tensors: dict[str, np.ndarray] = {}
+        self._tried: set[str] = set()
         self.tensor_error: str | None = None
 
-    def tensors(self) -> dict[str, np.ndarray]:
-        if self._tensors is None:
-            self._tensors = {}
-            if self._tensor_source is not None:
-                try:
-                    self._tensors = self._tensor_source() or {}
-                except Exception as e:  # noqa: BLE001 - a launch whose tensors cannot be built: assumed
-                    self.tensor_error = f"{type(e).__name__}: {e}"
+    def tensors(self, names: set[str] | frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """The tensors built so far, after building those of `names` it can."""
+        want = set(names) - self._tried
+        if want and self._tensor_source is not None:
+            self._tried |= want
+            try:
+                self._tensors.update(self._tensor_source(want) or {})
+            except Exception as e:  # noqa: BLE001 - a launch whose tensors cannot be built: assumed
+                self.tensor_error = f"{type(e).__name__}: {e}"
         return self._tensors
 
     def renamed(self, alias: Mapping[str, str]) -> LaunchValues:
         """The same launch with its values also under other names (`alias`: SSA name -> parameter name,
         for function arguments Triton named after a later variable, `hi = n`); tensors stay shared."""
         args = {**self.args, **{a: self.args[p] for a, p in alias.items() if p in self.args}}
+        back: dict[str, list[str]] = {}
+        for a, p in alias.items():
+            back.setdefault(p, []).append(a)
 
-        def tensors() -> dict[str, np.ndarray]:
-            base = self.tensors()
-            return {**base, **{a: base[p] for a, p in alias.items() if p in base}}
+        def source(names: set[str]) -> dict[str, np.ndarray]:
+            got = self.tensors({alias.get(n, n) for n in names})
+            return {**got, **{a: got[p] for p, al in back.items() if p in got for a in al}}
 
-        out = LaunchValues(args, self.grid, tensors if self._tensor_source is not None else None)
-        return out
+        return LaunchValues(args, self.grid, source if self._tensor_source is not None else None)
 
     def evaluate(self, fn):
-        """`fn(tensors)` with scalars only, then (if it needs loaded data) with the launch's tensors."""
-        try:
-            return fn(None)
-        except Unknown as first:
-            if "loaded from" not in str(first):
-                raise
-            tensors = self.tensors()
-            if not tensors:
-                raise
-            return fn(tensors)
+        """`fn(tensors)` with the tensors built so far (None: scalars only), building each argument
+        tensor a load turns out to read, then again."""
+        for _ in range(16):
+            have = self.tensors()
+            try:
+                return fn(dict(have) or None)
+            except Unknown as e:
+                if e.tensor is None or e.tensor in have or e.tensor in self._tried:
+                    raise
+                self.tensors({e.tensor})
+                if e.tensor not in self._tensors:
+                    raise
+        raise Unknown("too many argument tensors read")
 
 
 def _reached(conditions: Sequence[Condition], ev: MaskEvaluator) -> bool:
