@@ -27,7 +27,13 @@ Each op has:
     info             kind-specific facts (axis, order, num, efficient_layout, index_layout, b_layout, box);
                      for masked global accesses `guard` (`eqsat.dm.guard`): the power-of-two
                      `padded_shape`, and over the launch grid the `valid_shape` of the most masked tile
-                     and the masked elements, bytes and idle lanes, or the runtime arguments it needs
+                     and the masked elements, bytes and idle lanes, or the runtime arguments it needs;
+                     for ops in loops `trips` (`eqsat.dm.trips`): {"value", "assumed": 0, "from":
+                     "launch"} (iterations of the loop nest per program reaching it, from the launch's
+                     scalars and argument tensors) or {"assumed": 1, "reason", "runtime_args"}; for ops
+                     on a branch (after an early return, in an scf.if arm) `conditions`: [{"origin":
+                     "cf.cond_br"|"scf.if", "taken", "uniform", "via": [ids], "loc"}] and, when the
+                     launch decides them, `executed_fraction` (of the grid's programs)
     loc              "file:line:col" or null
 """
 
