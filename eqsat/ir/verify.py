@@ -39,7 +39,7 @@ from eqsat.errors import EqsatError
 
 MAX_FILE_BYTES = 8 << 20  # the largest corpus TTGIR is 26 kB
 MAX_NESTING = 200  # brackets ( [ { < open at once; Triton's own output nests about 12 deep
-TRITON_TIMEOUT_S = 60.0  # libtriton's parse of one text, in a forked child (26 kB parse in 4 ms)
+TRITON_TIMEOUT_S = 20.0  # libtriton's parse of one text, in a forked child (26 kB parse in 4 ms)
 TRITON_MEMORY_BYTES = 4 << 30  # that child's address-space cap
 
 _DIAG = re.compile(r"^(?:loc\((?P<loc>.*)\)|(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+)): "
