@@ -102,11 +102,37 @@ def _constants(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"(%\w+) = arith\.constant (\d+) : i32", text)}
 
 
+def _reads_loaded_data(load) -> bool:
+    """Whether a load's pointer is computed from a value another load produced (walking the TTGIR)."""
+    todo, seen = list(load.operands[:1]), set()
+    while todo:
+        v = todo.pop()
+        if id(v) in seen or not hasattr(v, "op"):
+            continue
+        seen.add(id(v))
+        if op_name_of(v.op) in ("tt.load", "amdg.buffer_load"):
+            return True
+        todo.extend(v.op.operands)
+    return False
+
+
 # ------------------------------------------------------------------------------------------------ tma
 @pytest.mark.parametrize("case", _staged("h100"), ids=[c[1] for c in _staged("h100")])
 def test_corpus_tiles_reaching_shared_memory_go_through_tma(case):
     module = parsed(*case)
-    chosen = _staging(module, "tma")
+    chosen = []
+    for choice in _staging(module, "tma"):
+        if _reads_loaded_data(source_ops(module)[choice.op]):
+            # a tile at a base read from memory (varlen cu_seqlens): unless the descriptor's coordinates
+            # can be derived, the lowering refuses it, saying why
+            try:
+                lower(module, plan_of(case[1], case[2], [choice]), case[1])
+            except LoweringError as e:
+                assert "depends on loaded data" in str(e), e
+                continue
+        chosen.append(choice)
+    if not chosen:
+        return
     text = print_ttgir(lower(module, plan_of(case[1], case[2], chosen), case[1]))
     names = [op_name_of(op) for op in parse_ttgir(text, case[1]).walk()]
     for op in ("ttng.tensormap_create", "ttng.tensormap_fenceproxy_acquire", "ttng.async_tma_copy_global_to_local",
