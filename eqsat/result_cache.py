@@ -97,7 +97,8 @@ class ResultCache:
             for name in KERNEL_FILES:
                 if (kernel_dir / name).is_file():
                     shutil.copyfile(kernel_dir / name, tmp / name)
-            (tmp / "row.json").write_text(json.dumps(row, indent=1) + "\n")  # key order kept: run.json is the same
+            # key order kept, so that a restored row prints into run.json exactly as it was written
+            (tmp / "row.json").write_text(json.dumps(row, indent=1) + "\n")
             os.rename(tmp, entry)  # atomic; a concurrent writer of the same key loses the race harmlessly
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
