@@ -55,6 +55,7 @@ class OptimizeOptions:
     exact_node_limit: int = 2000
     dump_egraph: bool = False
     use_rules: bool = True
+    rules: Any = None  # eqsat.rules.user.RuleSelection: user rule files, --only, --disable (None: default)
 
 
 @dataclass
@@ -65,11 +66,11 @@ class OptimizeResult:
     schedule: ScheduleReport
 
 
-def rule_families() -> list[Any]:
-    """The registry's rule families in phase order (eqsat.rules.families)."""
+def rule_families(selection: Any = None) -> list[Any]:
+    """The registry's rule families in phase order, as `selection` picks them (eqsat.rules.families)."""
     from eqsat.rules import families
 
-    return families()
+    return families(selection)
 
 
 def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None,
@@ -100,7 +101,7 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
     enc = encode_kernel(kernel_json, target)
     if enc.root is None:
         raise EqsatError(f"kernel {enc.name} has no effect to optimize")
-    families = rule_families() if opts.use_rules else []
+    families = rule_families(opts.rules) if opts.use_rules else []
     phases = [Phase(f.name, [f.ruleset], seed=_seeder(f, enc, model)) for f in families]
     report = run_schedule(enc.egraph, phases, opts.limits)
 
@@ -140,7 +141,7 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
                         "stopped_in": report.stopped_in, "iterations": report.iterations,
                         "overrun_s": round(report.overrun_s, 4), "rule_matches": report.rule_matches,
                         "phases": [asdict(p) for p in report.phases],
-                        "families": [f.name for f in families],
+                        "families": [f.name for f in families], "rule_set": _rule_set(opts),
                         "total_seconds": round(time.perf_counter() - t0, 4)},
                 extraction=extraction)
     return OptimizeResult(plan, enc, graph, report)
@@ -275,6 +276,13 @@ def _input_illegal(graph: Any, original: dict[str, str], root: str, prices: Any)
     return "unknown"
 
 
+def _rule_set(opts: OptimizeOptions) -> str | None:
+    """The version hash of the rule set the options pick (eqsat.rules.user.ruleset_hash)."""
+    from eqsat.rules.user import ruleset_hash
+
+    return ruleset_hash(opts.rules) if opts.use_rules else None
+
+
 def _seeder(family: Any, enc: Any, model: Any) -> Callable[[], None]:
     return lambda: family.seed(enc.egraph, enc, model)
 
@@ -368,7 +376,8 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
         from eqsat.result_cache import ResultCache, result_key
 
         cache = ResultCache(iso.cache_dir) if iso.use_cache else None
-        keys = [result_key(t.name, t.ttgir, t.target, t.launch, t.spec, options) for t in tasks]
+        rule_set = _rule_set(options)
+        keys = [result_key(t.name, t.ttgir, t.target, t.launch, t.spec, options, rule_set) for t in tasks]
         todo: list[int] = []
         for i, t in enumerate(tasks):
             row = cache.restore(keys[i], Path(t.out_dir)) if cache is not None else None
@@ -554,7 +563,8 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
             "cost_before": plan.cost_before.get("total_ns"), "cost_after": plan.cost_after.get("total_ns"),
             "changed": changed, "egraph_nodes": plan.egraph.get("nodes"),
             "seconds": round(time.perf_counter() - t0, 4), "error": None,
-            "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices)}
+            "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices),
+            "rule_set": plan.egraph.get("rule_set")}
 
 
 def _error_row(name: str, target: str, error: str | None, seconds: float,

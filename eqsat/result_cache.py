@@ -1,9 +1,10 @@
 """The result cache of corpus runs: a finished kernel x target is never computed twice.
 
-    result_key(name, ttgir, target, launch, spec, options) -> KEY
+    result_key(name, ttgir, target, launch, spec, options, rule_set) -> KEY
                                                          sha256 of the kernel's name and TTGIR text, its
                                                          target, launch (shapes, argument values, grid) and
-                                                         manifest entry, the optimize options, and
+                                                         manifest entry, the optimize options, the rule
+                                                         set's hash (user rule files' text included), and
                                                          eqsat.versions() (rule-set, cost-model and code
                                                          hashes, package versions)
     ResultCache(root).get(KEY) -> row | None             the run.json row, if this key finished before
@@ -45,12 +46,12 @@ def _jsonable(x: Any) -> Any:
 
 
 def result_key(name: str, ttgir: str, target: str, launch: dict[str, Any] | None,
-               spec: dict[str, Any] | None, options: Any) -> str:
+               spec: dict[str, Any] | None, options: Any, rule_set: str | None = None) -> str:
     from eqsat.versions import versions
 
     payload = {"format": KEY_FORMAT, "name": name, "ttgir": hashlib.sha256(ttgir.encode()).hexdigest(),
                "target": target, "launch": _jsonable(launch), "spec": _jsonable(spec),
-               "options": _jsonable(options), "versions": versions()}
+               "options": _jsonable(options), "rule_set": rule_set, "versions": versions()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -11,7 +11,9 @@ A `RuleFamily` groups the rules of one module (gather, convert, swizzle, staging
 `Ruleset` (plus the `layout_of`/`ty_of` analysis rules of `eqsat.rules.analysis`) and a `seed` function
 that inserts the Python-computed facts its rules require (candidate layouts and shared encodings per op,
 warp-local gather layouts, legality from the cost model) into the e-graph of an encoded kernel.
-`families()` lists them in phase order: convert, gather, swizzle, staging.
+`builtin_families()` lists them in phase order: convert, gather, swizzle, staging; `families(selection)`
+adds the families of installed packages and of user files (`--rules`), and applies `--only`/`--disable`
+(eqsat.rules.user).
 
 Tests may plant an extra rule with `planted(rule)` (a context manager); `all_rules()` then includes it.
 """
@@ -44,6 +46,10 @@ class Rule:
     check: Callable[[int], None]
     egg_rules: list[Any] = field(default_factory=list)  # egglog rules named `name` or `name#variant`
     plan_choice: str = ""  # the plan.py choice kind this rule's alternative lowers as ("" = none needed)
+    # optional: a hypothesis strategy of instance parameters and the check of one of them; with them,
+    # `eqsat rules check` shrinks a failure to the smallest parameters that break the rule
+    examples: Any = None
+    check_example: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         if self.soundness not in SOUNDNESS_KINDS:
@@ -103,8 +109,9 @@ def planted(rule: Rule) -> Iterator[Rule]:
         _PLANTED.remove(rule)
 
 
-def families() -> list[RuleFamily]:
-    """Every rule family, in phase order (convert, gather, swizzle, staging), planted rules included."""
+def builtin_families() -> list[RuleFamily]:
+    """The built-in rule families, in phase order (convert, gather, swizzle, staging), planted rules
+    included."""
     from eqsat.rules import convert, gather, staging, swizzle
 
     modules = {"convert": convert, "gather": gather, "swizzle": swizzle, "staging": staging}
@@ -115,17 +122,26 @@ def families() -> list[RuleFamily]:
     return out
 
 
-def all_rules() -> list[Rule]:
+def families(selection: Any = None) -> list[RuleFamily]:
+    """The families a run uses (eqsat.rules.user.selected_families): the built-in ones, those of
+    installed packages (entry-point group `eqsat.rules`) and of `selection.sources`, filtered by
+    `selection.only`/`disable`; by default every built-in and installed family."""
+    from eqsat.rules.user import selected_families
+
+    return selected_families(selection)
+
+
+def all_rules(selection: Any = None) -> list[Rule]:
     """Every registered rule, family by family."""
-    return [r for fam in families() for r in fam.rules]
+    return [r for fam in families(selection) for r in fam.rules]
 
 
-def rule_by_name(name: str) -> Rule:
-    for rule in all_rules():
+def rule_by_name(name: str, selection: Any = None) -> Rule:
+    for rule in all_rules(selection):
         if rule.name == name:
             return rule
     raise KeyError(f"no rule named '{name}' (see `eqsat rules list`)")
 
 
-__all__ = ["FAMILY_ORDER", "Rule", "RuleFamily", "all_rules", "egg_name", "families", "family_ruleset",
-           "matches_by_rule", "planted", "rule_by_name", "rule_name_of"]
+__all__ = ["FAMILY_ORDER", "Rule", "RuleFamily", "all_rules", "builtin_families", "egg_name", "families",
+           "family_ruleset", "matches_by_rule", "planted", "rule_by_name", "rule_name_of"]

@@ -92,3 +92,36 @@ def interpreter_rule(name: str, doc: str, preconditions: str, egg_rules: list[An
                 check=check, egg_rules=egg_rules, plan_choice=plan_choice)
     holder.append(rule)
     return rule
+
+
+def property_rule(name: str, doc: str, preconditions: str, egg_rules: list[Any], examples: Any,
+                  make: Callable[[Any], Instance], *, plan_choice: str = "",
+                  soundness: str = "interpreter") -> Rule:
+    """A Rule whose instances come from `make(example)` for examples of the hypothesis strategy
+    `examples` (shapes, layouts, argument values). `check(seed)` checks the example hypothesis draws for
+    that seed; `check_example(example)` checks one example, so that `eqsat rules check` (and
+    `eqsat.testing.counterexample`) can shrink a failure to the smallest example that breaks the rule."""
+    family = name.split(".", 1)[0]
+    holder: list[Rule] = []
+
+    def check_example(example: Any) -> None:
+        check_instance(holder[0], make(example), -1)
+
+    def check(seed: int) -> None:
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import seed as with_seed
+
+        @with_seed(seed)
+        @settings(max_examples=1, phases=[Phase.generate], database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(examples)
+        def one(example: Any) -> None:
+            check_example(example)
+
+        one()
+
+    rule = Rule(name=name, family=family, doc=doc, preconditions=preconditions, soundness=soundness,
+                check=check, egg_rules=egg_rules, plan_choice=plan_choice, examples=examples,
+                check_example=check_example)
+    holder.append(rule)
+    return rule

@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", metavar="FILE", help="index the run into this run store (default as in "
                                                    "`eqsat runs`)")
     p.add_argument("--no-store", action="store_true", help="do not index the run into the run store")
+    p.add_argument("--rules", action="append", dest="rule_sources", default=[], metavar="PATH.py|MODULE",
+                   help="also use the rule family in this file or module (repeatable; eqsat.rules.user)")
+    p.add_argument("--only", action="append", default=[], metavar="FAMILY|RULE",
+                   help="use only these rules or families (repeatable)")
+    p.add_argument("--disable", action="append", default=[], metavar="FAMILY|RULE",
+                   help="switch these rules or families off (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -84,9 +90,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise EqsatError("--out names an existing file, not a directory", args.out)
+    from eqsat.rules.user import RuleSelection, selected_families
+
+    selection = RuleSelection(sources=tuple(args.rule_sources), only=tuple(args.only),
+                              disable=tuple(args.disable))
+    selected_families(selection)  # a bad rule file or name is one line now, not one per kernel
     options = OptimizeOptions(limits=Limits(node_limit=args.node_limit, time_limit_s=saturation),
                               min_gain_frac=args.min_gain / 100.0, min_gain_ns=args.min_gain_ns,
-                              exact_node_limit=args.exact_node_limit, dump_egraph=args.dump_egraph)
+                              exact_node_limit=args.exact_node_limit, dump_egraph=args.dump_egraph,
+                              rules=None if selection.is_default else selection)
     memory = int(args.memory_limit * (1 << 30))
     isolation = RunIsolation(timeout_s=args.timeout, memory_bytes=memory, in_process=args.in_process,
                              debug=getattr(args, "debug", False), executor=args.executor,
