@@ -6,7 +6,8 @@ the launch (CTAs x loop trips, `eqsat.costmodels.common`).
     async_copy                                   global access + the shared write (bytes / 128 B wavefronts)
                                                  + one async group issue
     async_wait                                   one async group wait
-    convert                                      convert (src_layout -> dst_layout)
+    convert                                      convert (src_layout -> dst_layout), the part hidden under
+                                                 the kernel's memory time taken off (costmodels/overlap.py)
     trans                                        0: tt.trans only relabels registers (Triton emits no code)
     local_alloc                                  with a register source: shared store; capacity checked
     local_store / local_load                     shared_access store / load
@@ -102,9 +103,16 @@ def _async_wait(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str
     return _cost({"async_setup": scale}, {"async": model.rates.async_ns(scale)})
 
 
-def _convert(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+def raw_convert(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+    """A convert op's full price (nothing hidden under memory time), scaled to the launch."""
     cost = model.convert(op["src_layout"], op["dst_layout"], _tile(op.get("shape")), op.get("dtype") or "f32")
     return cost.scaled(_scale(model, op, kernel))
+
+
+def _convert(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+    from eqsat.costmodels.overlap import hidden_fraction, hide
+
+    return hide(raw_convert(model, op, kernel), hidden_fraction(model, kernel))
 
 
 def _zero(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:

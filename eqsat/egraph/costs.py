@@ -8,8 +8,9 @@ metas of the children it already extracted, and the exact one over the serialize
 them off the classes) ask the same question and get the same cached `Cost`.
 
     Tile.load(op, L, ty) / indirect_load    model.global_access(op, L)      (L = None when op's own)
-    t.convert(src, dst, ty)                 model.convert(src, dst, shape, dtype)
-    t.via_shared(src, enc, dst, ty)         model.convert_via_shared(src, dst, enc, shape, dtype)
+    t.convert(src, dst, ty)                 model.convert(src, dst, shape, dtype), less the part hidden
+                                            under the kernel's memory time (costmodels/overlap.py)
+    t.via_shared(src, enc, dst, ty)         model.convert_via_shared(src, dst, enc, shape, dtype), likewise
     Tile.gather(src, idx, axis, L, ty)      model.gather(src layout, idx layout, shapes, axis, dtype)
     Tile.gather_shared(...)                 model.gather(..., strategy="shared") (when the model has it)
     Tile.gather_global(op, idx, axis, L, ty)  model.global_access(op as an indirect load of the idx shape)
@@ -82,6 +83,17 @@ class NodePricer:
         self.calls = 0
         rates = getattr(model, "rates", None)
         self.ctas = float(num_ctas({}, kernel, rates)) if rates is not None else 1.0
+        self._hidden: float | None = None  # conversion time hidden under memory (costmodels/overlap.py)
+
+    def _conversion(self, cost: Cost) -> Cost:
+        """A conversion's launch price with the part the kernel's memory time hides taken off."""
+        if getattr(self.model, "rates", None) is None:
+            return cost
+        from eqsat.costmodels.overlap import hidden_fraction, hide
+
+        if self._hidden is None:
+            self._hidden = hidden_fraction(self.model, self.kernel)
+        return hide(cost, self._hidden)
 
     def _tile(self, cost: Cost, op: Mapping[str, Any] | None = None) -> Cost:
         """A tile-level price scaled to the launch (CTAs, and the op's loop trips when it has one)."""
@@ -145,10 +157,10 @@ class NodePricer:
                 return self._global(int(a[0]), a[1])
             if name == "convert":
                 src, dst, (shape, dtype) = a[1], a[2], parse_ty(a[3])
-                return self._tile(m.convert(src, dst, shape, dtype))
+                return self._conversion(self._tile(m.convert(src, dst, shape, dtype)))
             if name == "via_shared":
                 shape, dtype = parse_ty(a[4])
-                return self._tile(m.convert_via_shared(a[1], a[3], a[2], shape, dtype))
+                return self._conversion(self._tile(m.convert_via_shared(a[1], a[3], a[2], shape, dtype)))
             if name in ("gather", "gather_shared"):
                 src, idx, axis, ty = a[0], a[1], int(a[2]), a[4]
                 shape, dtype = parse_ty(ty)
