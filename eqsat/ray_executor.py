@@ -8,7 +8,8 @@ The cluster: an already initialised Ray (`ray.init(...)` in this process, as the
 `ray.init(num_cpus=2)`), else `address` (`--ray-address`), else `$RAY_ADDRESS`, else a local Ray started
 here with `jobs` CPUs. At most `jobs` tasks are in flight. A task past its deadline is cancelled with
 `ray.cancel(force=True)`, which kills its worker process; the memory cap is the soft RLIMIT_AS of the
-worker for the length of the task (restored after, since Ray reuses workers). The cluster's workers must
+worker for the length of the task, set to what the worker already maps (after importing `warmup`) plus
+`memory_bytes`, and restored after, since Ray reuses workers. The cluster's workers must
 have the same eqsat installed (same code version: the results then equal the local executor's).
 """
 
@@ -22,16 +23,35 @@ from typing import Any
 from eqsat.errors import EqsatError
 
 
-def _remote_body(fn: Callable[[Any], dict[str, Any]], task: Any, memory_bytes: int | None) -> tuple:
+def _virtual_bytes() -> int:
+    """This process's current address-space size (VmSize)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _remote_body(fn: Callable[[Any], dict[str, Any]], task: Any, memory_bytes: int | None,
+                 warmup: Sequence[str] = ()) -> tuple:
     import resource
 
     from eqsat.runner import describe_exception
 
+    for module in warmup:  # loaded before the cap: shared libraries (libz3, libtriton) need address space
+        try:
+            __import__(module)
+        except BaseException:  # noqa: BLE001 - the task itself reports an import failure
+            pass
     before = resource.getrlimit(resource.RLIMIT_AS)
     try:
         if memory_bytes:
+            # a Ray worker already maps gigabytes (object store, thread stacks): cap the growth, not the size
             hard = before[1]
-            cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+            want = _virtual_bytes() + memory_bytes
+            cap = want if hard == resource.RLIM_INFINITY else min(want, hard)
             resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         return ("ok", fn(task), None)
     except BaseException as e:  # noqa: BLE001 - egglog panics and MemoryError become one line
@@ -64,7 +84,7 @@ def run_on_ray(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, job
                on_failure: Callable[[Any, str, float, str | None], dict[str, Any]],
                on_done: Callable[[int, dict[str, Any]], None] | None = None,
                on_start: Callable[[int], None] | None = None,
-               address: str | None = None, **_: Any) -> list[dict[str, Any]]:
+               address: str | None = None, warmup: Sequence[str] = (), **_: Any) -> list[dict[str, Any]]:
     ray = _connect(jobs, address)
     remote = ray.remote(max_retries=0)(_remote_body)
     results: list[dict[str, Any] | None] = [None] * len(tasks)
@@ -80,7 +100,7 @@ def run_on_ray(fn: Callable[[Any], dict[str, Any]], tasks: Sequence[Any], *, job
         while pending or running:
             while pending and len(running) < max(1, jobs):
                 i = pending.pop(0)
-                running[remote.remote(fn, tasks[i], memory_bytes)] = (i, time.monotonic())
+                running[remote.remote(fn, tasks[i], memory_bytes, tuple(warmup))] = (i, time.monotonic())
                 if on_start is not None:
                     on_start(i)
             first_deadline = min(t0 for _, t0 in running.values()) + timeout_s
