@@ -35,7 +35,7 @@ from eqsat.ingest import ingest
 from eqsat.ingest.manifest import KernelSpec
 from eqsat.ir.parser import parse_ttgir
 from eqsat.ir.printer import print_ttgir
-from eqsat.optimize import optimize, optimize_kernel
+from eqsat.optimize import OptimizeOptions, optimize, optimize_kernel
 
 KERNELS = str(Path(__file__).with_name("plan_kernels.py"))
 TARGETS = ("h100", "mi300x")
@@ -90,6 +90,9 @@ VALUE_ANYWHERE = Rule(
     plan_choice="convert_path")
 # project kernels with a conversion of a computed value (dot, elementwise) on h100
 CANDIDATES = ("rope_interleave", "matmul_single_tile", "pipelined_row_sum", "moe_combine")
+# no gain margin: these kernels are memory-bound, so their conversions mostly hide under DRAM time
+# (costmodels/overlap.py) and dropping one gains less than the default 50 ns; the test is about refusal
+ANY_GAIN = OptimizeOptions(min_gain_frac=0.0, min_gain_ns=0.0)
 
 
 def test_a_refused_choice_is_extracted_again() -> None:
@@ -100,8 +103,8 @@ def test_a_refused_choice_is_extracted_again() -> None:
         k = kernels(PROJECT, "h100")[name]
         dm = dm_to_json(k.dm, "h100")
         with planted(VALUE_ANYWHERE):
-            unchecked = optimize_kernel(dm, "h100").plan
-            checked = optimize_kernel(k, "h100").plan  # a KernelIR brings its module
+            unchecked = optimize_kernel(dm, "h100", ANY_GAIN).plan
+            checked = optimize_kernel(k, "h100", ANY_GAIN).plan  # a KernelIR brings its module
         try:
             lower(k.module, unchecked)
             continue  # the planted rule did not pay off here
