@@ -321,7 +321,8 @@ RUN_FIELDS = ("kernel", "target", "status", "cost_before", "cost_after", "change
 def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, options: OptimizeOptions,
                    jobs: int = 1, log: Callable[[str], None] | None = None,
                    isolation: RunIsolation | None = None, progress: Any = None,
-                   command: str | None = None) -> list[dict[str, Any]]:
+                   command: str | None = None,
+                   launches: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Optimize every kernel of every path for every target; write the run directory; return run.json.
 
     The front end (read, Triton's verifier, parse, round trip) runs here; every kernel x target that passes
@@ -331,7 +332,10 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
     same TTGIR, target, launch, entry, options and code versions) is restored, not recomputed, so a rerun
     after an interruption does only what is missing. `run.json` is rewritten as each row finishes and
     always once at the end, also when the run is interrupted; `meta.json` records the versions and the
-    command. `progress` (optional) gets `begin(total, cached)`, `started(task)` and `finished(row)`."""
+    command. `progress` (optional) gets `begin(total, cached)`, `started(task)` and `finished(row)`.
+    `launches` gives a launch table (`{"grid": [...], "args": {name: int}}`, the manifest's form) to IR
+    files, keyed by their path as given: their prices scale to that grid and their guards and loop trips
+    read those argument values (a manifest entry brings its own)."""
     from eqsat.pipeline import front_end
     from eqsat.targets import TARGETS
 
@@ -370,7 +374,8 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
                 continue
             kdir = out / _safe(k.name) / k.target
             order.append(("task", len(tasks)))
-            tasks.append(Task(k.name, k.target, k.source, k.ttgir, k.launch, str(kdir),
+            launch = k.launch if k.launch is not None else (launches or {}).get(k.source)
+            tasks.append(Task(k.name, k.target, k.source, k.ttgir, launch, str(kdir),
                               specs.get(k.source, {}).get(k.name)))
         _write_meta(out, command)
         from eqsat.result_cache import ResultCache, result_key

@@ -150,3 +150,14 @@ def test_ray_executor_gives_the_local_results(manifest: Path, tmp_path: Path) ->
         ray.shutdown()
     assert _strip(remote) == _strip(local)
     assert _plans(tmp_path / "ray") == _plans(tmp_path / "local")
+
+
+def test_launches_give_ir_files_their_shape(tmp_path: Path) -> None:
+    """A bare TTGIR file priced at one program and at the 4096 programs a launch table gives."""
+    ttgir = str(Path(__file__).resolve().parents[1] / "corpora" / "ir" / "softmax_rows.h100.ttgir")
+    iso = RunIsolation(in_process=True, use_cache=False)
+    one = optimize_paths([ttgir], ["h100"], tmp_path / "one", OptimizeOptions(), isolation=iso)
+    many = optimize_paths([ttgir], ["h100"], tmp_path / "many", OptimizeOptions(), isolation=iso,
+                          launches={ttgir: {"grid": [4096], "args": {}}})
+    assert one[0]["status"] == many[0]["status"] == "ok"
+    assert many[0]["cost_before"] > 30 * one[0]["cost_before"]

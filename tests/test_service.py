@@ -71,6 +71,13 @@ def test_bad_requests_get_one_line_4xx(client: TestClient) -> None:
     _one_line_error(post("/v1/jobs", json={"kernels": [{"name": "k", "ir": SOFTMAX, "format": "py"}]}),
                     422, "format")
     _one_line_error(post("/v1/jobs", json={"corpus": "ir", "limits": {"timeout_s": -1}}), 422, "timeout_s")
+    _one_line_error(post("/v1/jobs", json={"kernels": [{"name": "k", "ir": SOFTMAX, "launch": {"grid": [0]}}]}),
+                    422, "grid dimension")
+    _one_line_error(post("/v1/jobs", json={"kernels": [{"name": "k", "ir": SOFTMAX,
+                                                       "launch": {"grid": [1, 1, 1, 1]}}]}), 422, "grid")
+    _one_line_error(post("/v1/jobs", json={"kernels": [{"name": "k", "ir": SOFTMAX,
+                                                       "launch": {"grid": [8], "args": {"n": 2**70}}}]}),
+                    422, "64 bits")
     _one_line_error(post("/v1/jobs", content=b"{not json", headers={"content-type": "application/json"}),
                     422, "JSON")
     _one_line_error(post("/v1/jobs", json={"kernels": [{"name": "k", "ir": "x" * (70 << 10)}]}), 413,
@@ -104,9 +111,12 @@ def _free_port() -> int:
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen:
+    """A real server whose result cache is its own (under `data`, kept across a restart): a job is
+    never served from another server's results."""
+    env = {**os.environ, "EQSAT_CACHE_DIR": str(data / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "eqsat.cli", "serve", "--data", str(data), "--port",
                              str(port), "--jobs-per-worker", "2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -140,7 +150,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def test_server_kill9_mid_job_then_restart_completes_with_the_same_plans(tmp_path: Path) -> None:
-    request = {"kernels": [{"name": "softmax_rows", "ir": SOFTMAX},
+    request = {"kernels": [{"name": "softmax_rows", "ir": SOFTMAX, "launch": {"grid": [4096]}},
                            {"name": "copy_2d", "ir": COPY_TTIR, "format": "ttir"}],
                "targets": ["h100", "mi300x"]}
     # the reference: the same job, uninterrupted, on its own server
@@ -158,6 +168,8 @@ def test_server_kill9_mid_job_then_restart_completes_with_the_same_plans(tmp_pat
         ref_server.wait(30)
     # the h100 TTGIR fails alone on mi300x (it was compiled for h100); the TTIR compiles for both
     assert [r[2] for r in reference] == ["ok", "error", "ok", "ok"]
+    # softmax_rows is priced at the shape the request gave (4096 programs), not at one program
+    assert reference[0][3] > 30 * 323.0
 
     data = tmp_path / "svc"
     server = _serve(data, port)

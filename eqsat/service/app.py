@@ -1,7 +1,7 @@
 """The HTTP API of `eqsat serve` (FastAPI; the OpenAPI spec is served at /openapi.json).
 
-    POST   /v1/jobs               IR text of one or many kernels (TTGIR or TTIR), or a named corpus;
-                                  targets and limits -> 202 {"id", "status": "queued", ...}
+    POST   /v1/jobs               IR text of one or many kernels (TTGIR or TTIR, each with the shape it
+                                  runs at), or a named corpus; targets and limits -> 202 {"id", ...}
     GET    /v1/jobs/{id}          status, progress (kernel x target done of total), attempts, error
     GET    /v1/jobs/{id}/plans    every kernel x target of a finished job: its run.json row and plan
     GET    /v1/jobs/{id}/report   the HTML report of a finished job (eqsat.report)
@@ -44,10 +44,37 @@ CORPORA_DIR = Path(__file__).resolve().parents[2] / "corpora"
 _verify_lock = threading.Lock()  # Triton's diagnostics are read from fd 2: one verification at a time
 
 
+class LaunchIn(BaseModel):
+    """The shape a kernel runs at: its program grid and the values of its integer arguments (by name).
+    Prices scale to the grid; guards of masked accesses and loop trip counts read the values."""
+
+    grid: list[int] = Field(min_length=1, max_length=3, description="programs per grid dimension")
+    args: dict[str, int] = Field(default_factory=dict, max_length=256,
+                                 description="integer runtime arguments by parameter name")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: list[int]) -> list[int]:
+        if any(g < 1 or g > 2**31 - 1 for g in v):
+            raise ValueError("every grid dimension is between 1 and 2^31 - 1")
+        return v
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, value in v.items():
+            if not NAME.match(name):
+                raise ValueError(f"'{name[:40]}' is not a parameter name")
+            if not -(2**63) <= value < 2**63:
+                raise ValueError(f"argument '{name}' does not fit in 64 bits")
+        return v
+
+
 class KernelIn(BaseModel):
     name: str = Field(description="kernel name: letters, digits, _ . - (1-100 characters)")
     ir: str = Field(description="the TTGIR or TTIR text", min_length=1)
     format: Literal["ttgir", "ttir"] = "ttgir"
+    launch: LaunchIn | None = Field(None, description="the shape it runs at (default: one program)")
 
     @field_validator("name")
     @classmethod

@@ -31,19 +31,22 @@ from eqsat.service.jobs import JobQueue
 POLL_S = 0.25
 
 
-def _write_inputs(job_dir: Path, request: dict[str, Any]) -> list[str]:
+def _write_inputs(job_dir: Path, request: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The paths to optimize, and the launch (shape) of each IR file that came with one."""
     if request.get("corpus"):
         from eqsat.service.app import corpora
 
-        return [str(corpora()[request["corpus"]])]
+        return [str(corpora()[request["corpus"]])], {}
     inputs = job_dir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths, launches = [], {}
     for k in request["kernels"]:
         p = inputs / f"{k['name']}.{k['format']}"
         p.write_text(k["ir"])
         paths.append(str(p))
-    return paths
+        if k.get("launch"):
+            launches[str(p)] = {"grid": list(k["launch"]["grid"]), "args": dict(k["launch"]["args"])}
+    return paths, launches
 
 
 def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: int,
@@ -76,9 +79,9 @@ def run_job(job_id: str, store_path: str, data_dir: str, parent_pid: int, jobs: 
         queue.progress(job_id, sum(1 for r in rows if r.get("status") != "running"), len(rows))
 
     try:
-        paths = _write_inputs(run_dir.parent, request)
+        paths, launches = _write_inputs(run_dir.parent, request)
         rows = optimize_paths(paths, request["targets"], run_dir, options, jobs=jobs, log=progress,
-                              isolation=isolation)
+                              isolation=isolation, launches=launches)
         queue.progress(job_id, len(rows), len(rows))
         with open_store(store_path) as store:
             run_id = store.index_run(run_dir).id
