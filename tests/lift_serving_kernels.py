@@ -14,25 +14,11 @@ import triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
+from tests.serving_reproducers import copy_row_to_runtime_offset, early_return, scalar_base_copy  # noqa: F401
+
 TARGETS = {"h100": GPUTarget("cuda", 90, 32), "mi300x": GPUTarget("hip", "gfx942", 64)}
 
 
-@triton.jit
-def early_return(idx_ptr, src_ptr, dst_ptr, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    row = tl.load(idx_ptr + pid)
-    if row < 0:
-        return
-    offs = tl.arange(0, BLOCK)
-    tl.store(dst_ptr + row * BLOCK + offs, tl.load(src_ptr + pid * BLOCK + offs))
-
-
-@triton.jit
-def scalar_base_copy(start_ptr, src_ptr, dst_ptr, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    start = tl.load(start_ptr + pid)
-    offs = tl.arange(0, BLOCK)
-    tl.store(dst_ptr + pid * BLOCK + offs, tl.load(src_ptr + start + offs))
 
 
 @triton.jit
@@ -42,15 +28,6 @@ def aligned_base_copy(start_ptr, src_ptr, dst_ptr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     tl.store(dst_ptr + pid * BLOCK + offs, tl.load(src_ptr + start + offs))
 
-
-@triton.jit
-def copy_row_to_runtime_offset(rows_ptr, indptr_ptr, src_ptr, dst_ptr, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    row = tl.load(rows_ptr + pid)
-    out_off = tl.load(indptr_ptr + pid)
-    offs = tl.arange(0, BLOCK)
-    x = tl.load(src_ptr + row * BLOCK + offs)
-    tl.store(dst_ptr + out_off + offs, x)
 
 
 @triton.jit
