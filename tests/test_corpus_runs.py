@@ -85,7 +85,7 @@ def test_kill9_mid_run_then_rerun_equals_an_uninterrupted_run(manifest: Path, tm
         (tmp_path / "cache").mkdir()
         os.symlink(ingest, tmp_path / "cache" / "ingest")
     cmd = [sys.executable, "-m", "eqsat.cli", "optimize", str(manifest), "--target", "h100", "--target",
-           "mi300x", "--jobs", "1", "--no-progress"]
+           "mi300x", "--jobs", "1", "--no-progress", "--saturation-timeout", "120", "--timeout", "600"]
     run = tmp_path / "run"
     proc = subprocess.Popen([*cmd, "--out", str(run)], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -139,13 +139,17 @@ def test_progress_bar_on_request(manifest: Path, tmp_path: Path) -> None:
 
 
 def test_ray_executor_gives_the_local_results(manifest: Path, tmp_path: Path) -> None:
+    from eqsat.egraph.schedule import Limits
+
     ray = pytest.importorskip("ray")
-    local = optimize_paths([str(manifest)], TARGETS, tmp_path / "local", OptimizeOptions(), jobs=2,
-                           isolation=RunIsolation(use_cache=False))
+    # saturation bounded by nodes and iterations only: a wall-clock stop depends on the machine's load
+    options = OptimizeOptions(limits=Limits(time_limit_s=300.0))
+    local = optimize_paths([str(manifest)], TARGETS, tmp_path / "local", options, jobs=2,
+                           isolation=RunIsolation(use_cache=False, timeout_s=600))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = optimize_paths([str(manifest)], TARGETS, tmp_path / "ray", OptimizeOptions(), jobs=2,
-                                isolation=RunIsolation(use_cache=False, executor="ray"))
+        remote = optimize_paths([str(manifest)], TARGETS, tmp_path / "ray", options, jobs=2,
+                                isolation=RunIsolation(use_cache=False, executor="ray", timeout_s=600))
     finally:
         ray.shutdown()
     assert _strip(remote) == _strip(local)

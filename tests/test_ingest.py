@@ -54,7 +54,12 @@ def test_corpus_kernel_compiles(spec, target: str) -> None:
     # what ingest uses: the same TTIR and TTGIR from a compile that stops after the TTGIR stage
     only = compile_spec(spec, get_target(target), upto="ttgir")
     assert only.upto == "ttgir" and only.asm == ""
-    assert only.ttgir == art.ttgir and only.ttir == art.ttir
+    # modulo location paths: Triton's own cache may answer the full compile with the IR of another
+    # checkout of the same source (its key is the source, not the path)
+    from eqsat.lowering.irtext import strip_locations
+
+    assert strip_locations(only.ttgir) == strip_locations(art.ttgir)
+    assert strip_locations(only.ttir) == strip_locations(art.ttir)
     assert only.metadata["function"] == art.metadata["function"]
     assert only.metadata["num_warps"] == art.metadata["num_warps"]
     assert only.cache_key != art.cache_key
