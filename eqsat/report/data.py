@@ -36,15 +36,9 @@ def _speedup(before: Any, after: Any) -> float | None:
 
 def _kernel_dirs(run_path: Path) -> dict[tuple[str, str], Path]:
     """(kernel, target) -> its directory in the run (names there are sanitised: read them off plan.json)."""
-    dirs: dict[tuple[str, str], Path] = {}
-    for plan in sorted(run_path.glob("*/*/plan.json")):
-        try:
-            data = json.loads(plan.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            dirs[(str(data.get("kernel")), str(data.get("target")))] = plan.parent
-    return dirs
+    from eqsat.store.index import plans_of
+
+    return {key: path.parent for key, (path, _plan) in plans_of(run_path).items()}
 
 
 def ttgir_diff(kdir: Path | None) -> dict[str, Any]:

@@ -266,9 +266,9 @@ def create_app(settings: Settings) -> FastAPI:
         job = _finished(job_id)
         run_dir = Path(job["run_dir"])
         rows = json.loads((run_dir / "run.json").read_text())
-        from eqsat.store.index import _plans
+        from eqsat.store.index import plans_of
 
-        found = _plans(run_dir)
+        found = plans_of(run_dir)
         return {"id": job_id, "run_id": job["run_id"],
                 "kernels": [{**r, "plan": found.get((r["kernel"], r["target"]), (None, None))[1]}
                             for r in rows]}

@@ -67,7 +67,7 @@ def _run_rows(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _plans(run_dir: Path) -> dict[tuple[str, str], tuple[Path, dict[str, Any]]]:
+def plans_of(run_dir: Path) -> dict[tuple[str, str], tuple[Path, dict[str, Any]]]:
     """(kernel, target) -> (plan.json, its content), found by content (directory names are sanitised)."""
     found: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
     for p in sorted(run_dir.glob("*/*/plan.json")):
@@ -92,7 +92,7 @@ def index_run(store: Any, run_dir: Path) -> RunRecord:
     if not run_dir.is_dir():
         raise EqsatError("not a run directory (eqsat optimize --out DIR writes one)", str(run_dir))
     rows = _run_rows(run_dir)
-    plans = _plans(run_dir)
+    plans = plans_of(run_dir)
     meta = _read_json(run_dir / "meta.json") if (run_dir / "meta.json").is_file() else {}
     benches = _bench_reports(run_dir)
     rid = run_id_for(run_dir)
