@@ -382,7 +382,7 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
 
     try:
         specs = {p: _specs_of(p) for p in paths}
-        for k in front_end(paths, targets, lift=False, known=cached):
+        for k in front_end(paths, targets, lift=False, done_before=cached):
             if not k.ok:
                 order.append(("row", _error_row(k.name, k.target, str(k.error), sum(k.seconds.values()),
                                                 getattr(k.error, "traceback", None))))

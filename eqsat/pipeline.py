@@ -51,9 +51,9 @@ def _file_triton_target(text: str) -> str | None:
 
 
 def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache: bool = True,
-              known: Callable[[KernelIR], bool] | None = None) -> Iterator[KernelIR]:
+              done_before: Callable[[KernelIR], bool] | None = None) -> Iterator[KernelIR]:
     """Ingest, parse and (optionally) lift every kernel of every path for every target. A kernel for
-    which `known(k)` is true (its TTGIR text is set) is yielded before verification and parsing: the
+    which `done_before(k)` is true (its TTGIR text is set) is yielded before verification and parsing: the
     corpus runner passes the result cache's membership, since a cached result was computed after the
     same text passed them."""
     from eqsat.ingest import ingest
@@ -92,7 +92,8 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache
                     yield k
                     continue
                 k.ttgir = text
-                yield k if known is not None and known(k) else _parse_and_lift(k, parse_ttgir, lift, path)
+                yield k if done_before is not None and done_before(k) else \
+                    _parse_and_lift(k, parse_ttgir, lift, path)
             continue
         for tgt in tgts:
             t0 = time.perf_counter()
@@ -118,7 +119,8 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache
                     continue
                 k.ttgir = r.ttgir
                 label = f"{path}:{r.name}[{tgt.name}].ttgir"
-                yield k if known is not None and known(k) else _parse_and_lift(k, parse_ttgir, lift, label)
+                yield k if done_before is not None and done_before(k) else \
+                    _parse_and_lift(k, parse_ttgir, lift, label)
 
 
 def internal_error(e: BaseException, stage: str, kernel: str, target: str, label: str) -> EqsatError:

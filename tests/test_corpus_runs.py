@@ -165,3 +165,15 @@ def test_launches_give_ir_files_their_shape(tmp_path: Path) -> None:
                           launches={ttgir: {"grid": [4096], "args": {}}})
     assert one[0]["status"] == many[0]["status"] == "ok"
     assert many[0]["cost_before"] > 30 * one[0]["cost_before"]
+
+
+def test_a_file_for_another_target_fails_alone_with_the_cache_on(tmp_path: Path) -> None:
+    """The front end's skip of cached kernels must not touch the path of a TTGIR file compiled for another
+    target (it once raised TypeError there and ended the whole run)."""
+    ttgir = str(Path(__file__).resolve().parents[1] / "corpora" / "ir" / "softmax_rows.h100.ttgir")
+    iso = RunIsolation(in_process=True, cache_dir=tmp_path / "cache")
+    for run in ("first", "again"):
+        # mi300x first: the kernel after the mismatch is the one that used to raise
+        rows = optimize_paths([ttgir], ["mi300x", "h100"], tmp_path / run, OptimizeOptions(), isolation=iso)
+        assert [r["status"] for r in rows] == ["error", "ok"], rows
+        assert "compiled for h100, not mi300x" in rows[0]["error"]
