@@ -65,31 +65,37 @@ def triton_target(ttgir: str) -> str | None:
     return m.group(1) if m else None
 
 
+def drop_loc_suffixes(line: str) -> str:
+    """`line` without its ` loc(...)` suffixes (balanced parentheses; strings and escapes inside kept)."""
+    buf, i, n = [], 0, len(line)
+    while i < n:
+        if line.startswith(" loc(", i):
+            depth, j, in_str = 0, i + 4, False
+            while j < n:
+                c = line[j]
+                if in_str:
+                    if c == "\\":
+                        j += 1
+                    elif c == '"':
+                        in_str = False
+                elif c == '"':
+                    in_str = True
+                elif c == "(":
+                    depth += 1
+                elif c == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            i = j + 1
+            continue
+        buf.append(line[i])
+        i += 1
+    return "".join(buf)
+
+
 def strip_locations(ir: str) -> str:
     """Drop `#locN = loc(...)` lines and every ` loc(...)` suffix (balanced parentheses, strings kept)."""
-    out_lines = []
-    for line in ir.splitlines():
-        if re.match(r"\s*#loc\d* = loc\(", line):
-            continue
-        buf = []
-        i = 0
-        while i < len(line):
-            if line.startswith(" loc(", i):
-                depth, j, in_str = 0, i + 4, False
-                while j < len(line):
-                    c = line[j]
-                    if c == '"' and line[j - 1] != "\\":
-                        in_str = not in_str
-                    elif not in_str and c == "(":
-                        depth += 1
-                    elif not in_str and c == ")":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
-                i = j + 1
-                continue
-            buf.append(line[i])
-            i += 1
-        out_lines.append("".join(buf).rstrip())
+    out_lines = [drop_loc_suffixes(line).rstrip() for line in ir.splitlines()
+                 if not re.match(r"\s*#loc\d* = loc\(", line)]
     return "\n".join(x for x in out_lines if x.strip()) + "\n"

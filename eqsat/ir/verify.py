@@ -246,37 +246,10 @@ def _first_error(stderr: str) -> tuple[str | None, tuple[str, int, int] | None]:
 def blank_locations(text: str) -> str:
     """Every ` loc(...)` suffix of an op or argument replaced by nothing; `#loc` lines kept, so every line
     keeps its number and every op its column."""
-    out = []
-    for line in text.split("\n"):
-        if line.lstrip().startswith("#loc"):
-            out.append(line)
-            continue
-        buf, i, n = [], 0, len(line)
-        while i < n:
-            if line.startswith(" loc(", i):
-                depth, j, in_str = 0, i + 4, False
-                while j < n:
-                    c = line[j]
-                    if in_str:
-                        if c == "\\":
-                            j += 1
-                        elif c == '"':
-                            in_str = False
-                    elif c == '"':
-                        in_str = True
-                    elif c == "(":
-                        depth += 1
-                    elif c == ")":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
-                i = j + 1
-                continue
-            buf.append(line[i])
-            i += 1
-        out.append("".join(buf))
-    return "\n".join(out)
+    from eqsat.lowering.irtext import drop_loc_suffixes
+
+    return "\n".join(line if line.lstrip().startswith("#loc") else drop_loc_suffixes(line)
+                     for line in text.split("\n"))
 
 
 def triton_verify(text: str, label: str, suffix: str = ".ttgir") -> str:
