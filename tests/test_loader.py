@@ -224,17 +224,22 @@ def test_random_kernels_map_like_triton_reads_them(tmp_path: Path, kinds: list[s
     _check_mapping(k, spec)
 
 
-def test_gpu_side_imports_no_xdsl_or_egglog(identity_run: Path) -> None:
-    """Loader, bench and the bench command import and compile with xdsl, egglog, z3 and numpy refused."""
-    code = f"""
-import sys
-BLOCKED = ("xdsl", "egglog", "z3", "numpy", "networkx")
+def _refusing(*blocked: str) -> str:
+    """The start of a script whose imports of `blocked` packages fail (what the GPU machine lacks)."""
+    return f"""import sys
+BLOCKED = {blocked!r}
 class Refuse:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
             raise ImportError("blocked: " + name)
         return None
 sys.meta_path.insert(0, Refuse())
+"""
+
+
+def test_gpu_side_imports_no_xdsl_or_egglog(identity_run: Path) -> None:
+    """Loader, bench and the bench command import and compile with xdsl, egglog, z3 and numpy refused."""
+    code = _refusing("xdsl", "egglog", "z3", "numpy", "networkx") + f"""
 import eqsat.lowering.loader, eqsat.lowering.bench, eqsat.commands.bench
 k = eqsat.lowering.loader.load({str(identity_run / "tma_copy_scale" / "h100")!r})
 assert k.args.passed == ("x_ptr", "y_ptr", "M", "N"), k.args.passed
@@ -284,15 +289,7 @@ def test_serving_plans_load_with_per_target_specs_and_dtype_constexprs(serving_r
 def test_serving_bench_side_imports_no_xdsl_or_egglog(serving_run: Path) -> None:
     """The bench's tensor building (views, prefix sums, pads) and dtype constexprs with xdsl, egglog, z3
     refused (numpy is torch's own: allowed here)."""
-    code = f"""
-import sys
-BLOCKED = ("xdsl", "egglog", "z3", "networkx")
-class Refuse:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError("blocked: " + name)
-        return None
-sys.meta_path.insert(0, Refuse())
+    code = _refusing("xdsl", "egglog", "z3", "networkx") + f"""
 import eqsat.lowering.bench as bench
 from eqsat.lowering.rundir import read_spec
 from eqsat.ingest.launch import build_tensors
