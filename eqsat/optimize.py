@@ -358,6 +358,7 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
     def write() -> None:
         listed = [item if kind == "row" else done.get(item) or _pending_row(tasks[item])
                   for kind, item in order]
+        listed = fold_buckets(listed, [None if kind == "row" else bucket_of[item] for kind, item in order])
         if not iso.debug:
             listed = [{k: v for k, v in r.items() if k != "traceback"} for r in listed]
         tmp = out / "run.json.tmp"
@@ -365,7 +366,10 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
         tmp.replace(out / "run.json")
         rows[:] = listed
 
+    from eqsat.lowering.rundir import fold_buckets
     from eqsat.result_cache import ResultCache, result_key
+
+    bucket_of: list[tuple[str | None, str]] = []  # per task: its shape bucket (name, plan subfolder)
 
     cache = ResultCache(iso.cache_dir) if iso.use_cache else None
     rule_set = _rule_set(options)
@@ -382,13 +386,14 @@ def optimize_paths(paths: list[str], targets: list[str], out_dir: str | Path, op
 
     try:
         specs = {p: _specs_of(p) for p in paths}
-        for k in front_end(paths, targets, lift=False, done_before=cached):
+        for k in front_end(paths, targets, lift=False, done_before=cached, buckets=True):
             if not k.ok:
                 order.append(("row", _error_row(k.name, k.target, str(k.error), sum(k.seconds.values()),
                                                 getattr(k.error, "traceback", None))))
                 continue
-            kdir = out / _safe(k.name) / k.target
+            kdir = out / _safe(k.name) / k.target / k.bucket_dir  # shape buckets: lowering/rundir.py
             order.append(("task", len(tasks)))
+            bucket_of.append((k.bucket, k.bucket_dir))
             tasks.append(Task(k.name, k.target, k.source, k.ttgir, launch_of(k), str(kdir),
                               specs.get(k.source, {}).get(k.name)))
         _write_meta(out, command)

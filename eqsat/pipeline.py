@@ -4,6 +4,13 @@
 parsed module, the dm graph, the time each stage took, or the one-line error of the stage that failed.
 A bad kernel fails alone; the rest go on.
 
+With `buckets=True` (the corpus optimizer), a manifest kernel is yielded once per shape bucket (`KernelSpec.production_shapes()`: the declared
+production shapes, else its `bench` table, else its `launch`), primary first: each with that shape's
+launch table (what the optimizer prices at), its `bucket` name and `bucket_dir` (its plan folder under
+`<kernel>/<target>/`: "" for the primary, `buckets/<name>` for the others; lowering/rundir.py). The
+TTGIR is verified and parsed once for all buckets of a kernel. Without it, one KernelIR per kernel at
+the manifest's `launch` (the correctness launch), as `eqsat ingest`, `cost` and `rules` read kernels.
+
 Every IR text passes Triton's own parser and verifier first (`eqsat.ir.verify.triton_verify`: an IR file
 as it is read, a manifest kernel's TTGIR as Triton emitted it), then the bounds of `check_limits`, then
 eqsat's parser; the round-trip guard then requires Triton's print of eqsat's print to equal Triton's print
@@ -35,7 +42,9 @@ class KernelIR:
     error: EqsatError | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # ingest, parse, lift
     cached: bool = False
-    launch: dict[str, Any] | None = None  # the manifest's [kernel.launch] table, if any
+    launch: dict[str, Any] | None = None  # the launch table it is priced at (its shape bucket's)
+    bucket: str | None = None  # the shape bucket's name (manifest kernels)
+    bucket_dir: str = ""  # its plan folder relative to <kernel>/<target>/ ("" for the primary bucket)
 
     @property
     def ok(self) -> bool:
@@ -51,13 +60,15 @@ def _file_triton_target(text: str) -> str | None:
 
 
 def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache: bool = True,
-              done_before: Callable[[KernelIR], bool] | None = None) -> Iterator[KernelIR]:
+              done_before: Callable[[KernelIR], bool] | None = None,
+              buckets: bool = False) -> Iterator[KernelIR]:
     """Ingest, parse and (optionally) lift every kernel of every path for every target. A kernel for
     which `done_before(k)` is true (its TTGIR text is set) is yielded before verification and parsing: the
     corpus runner passes the result cache's membership, since a cached result was computed after the
     same text passed them."""
     from eqsat.ingest import ingest
     from eqsat.ir.parser import parse_ttgir
+    from eqsat.lowering.rundir import bucket_subdir
     from eqsat.ir.verify import read_ir_file, triton_verify
 
     tgts: list[Target] = [get_target(t) for t in targets]
@@ -110,17 +121,30 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache
                 continue
             per_kernel = (time.perf_counter() - t0) / max(1, len(results))
             for r in results:
-                k = KernelIR(name=r.name, target=tgt.name, source=path, cached=r.cached,
-                             launch=r.spec.launch if r.spec is not None else None)
-                k.seconds["ingest"] = per_kernel
-                if not r.ok:
-                    k.error = r.error
-                    yield k
-                    continue
-                k.ttgir = r.ttgir
-                label = f"{path}:{r.name}[{tgt.name}].ttgir"
-                yield k if done_before is not None and done_before(k) else \
-                    _parse_and_lift(k, parse_ttgir, lift, label)
+                shapes = (r.spec.production_shapes() if buckets else [(None, r.spec.launch)]) \
+                    if r.spec is not None else []
+                parsed: KernelIR | None = None
+                for i, (bucket, launch) in enumerate(shapes or [(None, None)]):
+                    k = KernelIR(name=r.name, target=tgt.name, source=path, cached=r.cached, launch=launch,
+                                 bucket=bucket, bucket_dir=bucket_subdir(i, bucket))
+                    k.seconds["ingest"] = per_kernel if i == 0 else 0.0
+                    if not r.ok:  # one error row per kernel, not one per bucket
+                        k.error = r.error
+                        if i == 0:
+                            yield k
+                        continue
+                    k.ttgir = r.ttgir
+                    label = f"{path}:{r.name}[{tgt.name}].ttgir"
+                    if done_before is not None and done_before(k):
+                        yield k
+                    elif parsed is not None and parsed.error is not None:
+                        continue  # the kernel's error is already the row of its first bucket
+                    elif parsed is not None and lift is False:
+                        k.module = parsed.module
+                        yield k
+                    else:
+                        parsed = _parse_and_lift(k, parse_ttgir, lift, label)
+                        yield parsed
 
 
 def internal_error(e: BaseException, stage: str, kernel: str, target: str, label: str) -> EqsatError:

@@ -6,6 +6,14 @@ A run directory holds `run.json` (a list of {"kernel", "target", "status", "cost
 `eqsat.ingest.KernelSpec` as `dataclasses.asdict`, with its paths (`manifest`, `path`, `file`) relative
 to the repository root. `spec_to_json` writes that form and `spec_from_json` reads it back.
 
+Shape buckets: a kernel planned at several production shapes (`KernelSpec.production_shapes()`) has one
+plan folder per bucket. The primary bucket (the first shape) is `<kernel>/<target>/` itself, so every
+reader of plan folders keeps working; bucket i > 0 is `<kernel>/<target>/buckets/<name>/` with the same
+files (`bucket_subdir`). run.json keeps one row per kernel x target (the primary bucket's), with
+`"bucket"` (its name) and `"buckets"`: one `{"bucket", "dir", "status", "cost_before", "cost_after",
+"changed", "error"}` per bucket, primary first (`fold_buckets`). `plan_buckets(plan_dir)` lists a plan
+folder's buckets with their launch tables, as the loader picks among them.
+
 Imports only the standard library and `eqsat.ingest`/`eqsat.errors` (it runs on GPU machines that have
 neither xdsl nor egglog).
 """
@@ -25,6 +33,65 @@ from eqsat.ingest.manifest import KernelSpec
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _PATH_FIELDS = ("manifest", "path", "file")
 _TUPLE_FIELDS = ("divisible", "equal_to_1", "none", "large_tensors", "tags")
+BUCKETS = "buckets"  # the folder of a plan folder's non-primary shape buckets
+_BUCKET_ROW_FIELDS = ("status", "cost_before", "cost_after", "changed", "error")
+
+
+def bucket_subdir(index: int, name: str | None) -> str:
+    """The plan folder of bucket `index` relative to `<kernel>/<target>/`: "" for the primary (index 0)."""
+    return "" if index == 0 or name is None else f"{BUCKETS}/{name}"
+
+
+def fold_buckets(rows: list[dict[str, Any]], buckets: list[tuple[str | None, str] | None]
+                 ) -> list[dict[str, Any]]:
+    """run.json rows with the rows of non-primary buckets folded into their primary row.
+
+    `buckets[i]` is (bucket name, subdir from `bucket_subdir`) of `rows[i]`, None for a row of no bucket
+    (an IR file, a front-end failure). A primary row gets `bucket` and `buckets` (every bucket's status
+    and costs, primary first); a non-primary row is dropped from the list once folded (it is kept, as a
+    row of its own, when its primary is missing)."""
+    out: list[dict[str, Any]] = []
+    primary: dict[tuple[str, str], dict[str, Any]] = {}
+    pending: list[tuple[int, dict[str, Any], str, str]] = []
+    for row, b in zip(rows, buckets, strict=True):
+        if b is None or b[0] is None:
+            out.append(row)
+            continue
+        name, sub = b
+        if sub == "":
+            row = {**row, "bucket": name, "buckets": [_bucket_row(row, name, "")]}
+            primary[(row["kernel"], row["target"])] = row
+            out.append(row)
+        else:
+            pending.append((len(out), row, name, sub))
+    for _, row, name, sub in pending:
+        head = primary.get((row["kernel"], row["target"]))
+        if head is None:
+            out.append({**row, "bucket": name})
+        else:
+            head["buckets"].append(_bucket_row(row, name, sub))
+    return out
+
+
+def _bucket_row(row: dict[str, Any], name: str, sub: str) -> dict[str, Any]:
+    return {"bucket": name, "dir": sub, **{k: row.get(k) for k in _BUCKET_ROW_FIELDS}}
+
+
+def plan_buckets(plan_dir: str | Path, spec: KernelSpec | None) -> list[tuple[str, Path, dict[str, Any] | None]]:
+    """(bucket name, plan folder, launch table) of every bucket of a primary plan folder, primary first.
+
+    The buckets are the spec's production shapes whose folders exist (`buckets/<name>/` with an
+    `optimized.ttgir`); a plan folder of no spec, or of one shape, is its one bucket."""
+    d = Path(plan_dir)
+    shapes = spec.production_shapes() if spec is not None else []
+    if not shapes:
+        return [("launch", d, spec.launch if spec is not None else None)]
+    out = [(shapes[0][0], d, shapes[0][1])]
+    for i, (name, launch) in enumerate(shapes[1:], start=1):
+        sub = d / bucket_subdir(i, name)
+        if (sub / "optimized.ttgir").is_file():
+            out.append((name, sub, launch))
+    return out
 
 
 def spec_to_json(spec: KernelSpec, root: Path = REPO_ROOT) -> dict[str, Any]:
@@ -57,6 +124,8 @@ def spec_from_json(data: Any, label: str, root: Path = REPO_ROOT) -> KernelSpec:
             fields[key] = tuple(fields[key])
     if fields.get("targets") is not None:
         fields["targets"] = tuple(fields["targets"])
+    if isinstance(fields.get("shapes"), list):
+        fields["shapes"] = tuple(fields["shapes"])
     for key in _PATH_FIELDS:
         value = fields.get(key)
         if isinstance(value, str) and value and not value.startswith("<") and not Path(value).is_absolute():
@@ -81,6 +150,8 @@ class RunEntry:
     egraph_nodes: int | None = None
     seconds: float | None = None
     error: str | None = None
+    bucket: str | None = None  # the primary bucket's name (kernels planned per production shape)
+    buckets: list[dict[str, Any]] | None = None  # every bucket: bucket, dir, status, costs (fold_buckets)
 
     def plan_dir(self, run_dir: Path) -> Path:
         return Path(run_dir) / self.kernel / self.target
@@ -123,7 +194,9 @@ def read_run(run_dir: str | Path) -> list[RunEntry]:
             kernel=item["kernel"], target=item["target"], status=str(item.get("status", "")),
             cost_before=cost_ns(item.get("cost_before")), cost_after=cost_ns(item.get("cost_after")),
             changed=bool(item.get("changed", False)), egraph_nodes=item.get("egraph_nodes"),
-            seconds=item.get("seconds"), error=item.get("error")))
+            seconds=item.get("seconds"), error=item.get("error"),
+            bucket=item.get("bucket") if isinstance(item.get("bucket"), str) else None,
+            buckets=item.get("buckets") if isinstance(item.get("buckets"), list) else None))
     return entries
 
 

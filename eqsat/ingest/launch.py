@@ -36,7 +36,7 @@ own generator seeded by the seed and a CRC of its name, so adding or reordering 
 another argument's values, and `build_args` on a GPU gives the same values as `launch_tensors` on the CPU.
 
 `check_consistency` says whether a spec's specialization is the one Triton 3.6's JIT would derive from
-these arguments (torch allocations are 256-byte aligned, so a pointer is 16-byte aligned unless
+these arguments (the `launch`, the `bench` and every production shape) (torch allocations are 256-byte aligned, so a pointer is 16-byte aligned unless
 `offset * itemsize` is not a multiple of 16). This module imports only the standard library; torch is
 imported lazily by the functions that build tensors.
 """
@@ -283,10 +283,12 @@ def check_consistency(spec: KernelSpec, no_specialize: frozenset[str] = frozense
     if spec.launch is None:
         return problems
     ann = dict(annotations or {})
-    for launch_key, launch in (("launch", spec.launch), ("bench", spec.bench)):
+    tables = [("launch", spec.launch), ("bench", spec.bench)]
+    tables += [(f"shapes.{s.get('name')}", {k: v for k, v in s.items() if k != "name"}) for s in spec.shapes]
+    for launch_key, launch in tables:
         if launch is None:
             continue
-        where = "" if launch_key == "launch" else "bench: "
+        where = "" if launch_key == "launch" else f"{launch_key}: "
         problems += [where + p for p in _launch_consistency(spec, launch["args"], no_specialize, no_align,
                                                               ann)]
     return problems

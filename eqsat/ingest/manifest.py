@@ -9,6 +9,12 @@ and a `launch` table that says how to build the arguments and grid for running i
 `bench` table (same schema as `launch`) gives a larger launch that fills a GPU, for `eqsat bench`; it
 must keep the specialization (tests check it with `launch.check_consistency`).
 
+Production shapes (`[[kernel.shapes]]`, optional, several): the sizes the kernel runs at in production,
+each `{name?, grid?, args}` with `grid` replacing and `args` merged argument by argument over the
+`launch` table, under the same specialization. The optimizer prices and plans one shape bucket per
+production shape (`KernelSpec.production_shapes()`: the declared shapes, else the `bench` table, else
+`launch`); the first is the primary bucket (see eqsat/shape_buckets.py).
+
 Loading never stops at a bad entry: `load_manifest` returns the entries that validated and, separately,
 one `EqsatError` per bad entry, each naming the manifest, the entry's line and the problem. Only a file
 that cannot be read or parsed as TOML at all raises. This module imports only the standard library.
@@ -32,7 +38,7 @@ MAX_MANIFEST_BYTES = 8 << 20
 _PYTHON_KEYS = {
     "name", "path", "module", "function", "signature", "constexprs", "divisible", "equal_to_1",
     "large_tensors", "none", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags", "launch",
-    "bench", "description", "per_target",
+    "bench", "description", "per_target", "shapes",
 }
 _FILE_KEYS = {"name", "file", "num_warps", "num_stages", "num_ctas", "options", "targets", "tags",
               "description"}
@@ -47,6 +53,9 @@ DTYPE_CONSTEXPRS = ("tl.float16", "tl.bfloat16", "tl.float32", "tl.float64", "tl
 OVERRIDE_REPLACE = ("num_warps", "num_stages", "num_ctas", "divisible", "equal_to_1", "large_tensors", "none")
 OVERRIDE_MERGE = ("constexprs", "options")
 OVERRIDE_LAUNCH = ("launch", "bench")
+OVERRIDE_SHAPES = ("shapes",)  # a per-target `shapes` list replaces the entry's
+SHAPE_KEYS = {"name", "grid", "args"}
+_SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,16 @@ class KernelSpec:
     bench: dict[str, Any] | None = None  # optional larger launch (same schema) for timing on a GPU
     per_target: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> overrides (for_target)
     column: int | None = None  # column of the entry's `[[kernel]]` header
+    shapes: tuple[dict[str, Any], ...] = ()  # production shapes: resolved launch tables, each with "name"
+
+    def production_shapes(self) -> list[tuple[str, dict[str, Any]]]:
+        """(bucket name, launch table) per shape the kernel runs at in production, primary first: the
+        declared `shapes` (resolved over `launch`), else the `bench` table ("bench"), else `launch`."""
+        if self.shapes:
+            return [(str(s["name"]), {k: v for k, v in s.items() if k != "name"}) for s in self.shapes]
+        if self.bench is not None:
+            return [("bench", self.bench)]
+        return [("launch", self.launch)] if self.launch is not None else []
 
     def for_target(self, target_name: str) -> KernelSpec:
         """This spec with its `per_target` overrides for `target_name` applied (h200 falls back to h100's).
@@ -100,9 +119,11 @@ class KernelSpec:
         if not over:
             return dataclasses.replace(self, per_target={})
         base = {k: getattr(self, k) for k in (*OVERRIDE_REPLACE, *OVERRIDE_MERGE, *OVERRIDE_LAUNCH)}
-        merged = merge_override(base, over)
+        merged = merge_override(base, {k: v for k, v in over.items() if k not in OVERRIDE_SHAPES})
         for k in ("divisible", "equal_to_1", "large_tensors", "none"):
             merged[k] = tuple(merged[k])
+        if "shapes" in over:  # replaced, and resolved over this target's launch
+            merged["shapes"] = tuple(resolve_shapes(over["shapes"], merged["launch"]))
         return dataclasses.replace(self, per_target={}, **merged)
 
     @property
@@ -426,6 +447,7 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
     bench = entry.get("bench")
     if bench is not None:
         _check_launch(bench, signature, fail, key="bench")
+    shapes = _parse_shapes(entry.get("shapes"), launch, signature, fail)
 
     per_target = entry.get("per_target", {})
     if per_target_of is not None:
@@ -440,10 +462,11 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
             raise fail(f"per_target: '{t}' is not one of the entry's targets")
         if not isinstance(over, dict):
             raise fail(f"per_target.{t} must be a table")
-        bad = set(over) - set(OVERRIDE_REPLACE) - set(OVERRIDE_MERGE) - set(OVERRIDE_LAUNCH)
+        bad = set(over) - set(OVERRIDE_REPLACE) - set(OVERRIDE_MERGE) - set(OVERRIDE_LAUNCH) \
+            - set(OVERRIDE_SHAPES)
         if bad:
             raise fail(f"per_target.{t}: unknown key(s) {', '.join(sorted(bad))} (it may set "
-                       f"{', '.join(OVERRIDE_REPLACE + OVERRIDE_MERGE + OVERRIDE_LAUNCH)})")
+                       f"{', '.join(OVERRIDE_REPLACE + OVERRIDE_MERGE + OVERRIDE_LAUNCH + OVERRIDE_SHAPES)})")
         for k in (*OVERRIDE_MERGE, *OVERRIDE_LAUNCH):
             if k in over and not isinstance(over[k], dict):
                 raise fail(f"per_target.{t}.{k} must be a table")
@@ -453,7 +476,58 @@ def _parse_entry(entry: Any, defaults: dict[str, Any], label: str, line: int | N
     return KernelSpec(name=name, manifest=label, line=line, path=path, module=module, function=function,
                       signature=dict(signature), constexprs=dict(constexprs), divisible=divisible,
                       equal_to_1=equal_to_1, none=none, large_tensors=large, launch=launch, bench=bench,
-                      per_target={t: dict(o) for t, o in per_target.items()}, column=column, **common)
+                      per_target={t: dict(o) for t, o in per_target.items()}, column=column, shapes=shapes,
+                      **common)
+
+
+def resolve_shapes(shapes: Any, launch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Declared production shapes as full launch tables over `launch` (grid replaced, args merged argument
+    by argument), each with its bucket `name` (default `shape<i>`). No validation: `_parse_shapes`."""
+    out = []
+    for i, s in enumerate(shapes or []):
+        s = s if isinstance(s, dict) else {}
+        table: dict[str, Any] = {"name": s.get("name", f"shape{i}"), "grid": s.get("grid", launch.get("grid"))}
+        args = s.get("args", {})
+        table["args"] = {**launch.get("args", {}), **(args if isinstance(args, dict) else {})}
+        if "allocator" in launch:
+            table["allocator"] = launch["allocator"]
+        out.append(table)
+    return out
+
+
+def _parse_shapes(shapes: Any, launch: dict[str, Any], signature: dict[str, str], fail: Any
+                  ) -> tuple[dict[str, Any], ...]:
+    """Validate `[[kernel.shapes]]`: a list of tables with `name`, `grid`, `args`; unique names and
+    shapes; each resolved table is checked like a launch table."""
+    if shapes is None:
+        return ()
+    if not isinstance(shapes, list) or not shapes or not all(isinstance(s, dict) for s in shapes):
+        raise fail("'shapes' must be a non-empty array of tables ([[kernel.shapes]] with grid and args)",
+                   at=("", "shapes", None))
+    for i, s in enumerate(shapes):
+        bad = set(s) - SHAPE_KEYS
+        if bad:
+            raise fail(f"shapes[{i}]: unknown key(s) {', '.join(sorted(bad))} (a shape has "
+                       f"{', '.join(sorted(SHAPE_KEYS))})", at=("shapes", sorted(bad)[0], None))
+        name = s.get("name", f"shape{i}")
+        if not isinstance(name, str) or not _SLUG_RE.fullmatch(name) or name in ("buckets", "versions"):
+            raise fail(f"shapes[{i}].name must be 1 to 64 letters, digits, '_', '-', '.' (a folder name), "
+                       f"not {name!r}", at=("shapes", "name", None))
+        if "args" in s and not isinstance(s["args"], dict):
+            raise fail(f"shapes[{i}].args must be a table", at=("shapes", "args", None))
+    resolved = resolve_shapes(shapes, launch)
+    seen: dict[str, int] = {}
+    for i, table in enumerate(resolved):
+        if table["name"] in seen:
+            raise fail(f"shapes[{i}]: duplicate name {table['name']!r}", at=("shapes", "name", None))
+        seen[table["name"]] = i
+        _check_launch({k: v for k, v in table.items() if k != "name"}, signature, fail, key=f"shapes[{i}]")
+        same = next((j for j, other in enumerate(resolved[:i])
+                     if {k: v for k, v in other.items() if k != "name"}
+                     == {k: v for k, v in table.items() if k != "name"}), None)
+        if same is not None:
+            raise fail(f"shapes[{i}] is the same launch as shapes[{same}]", at=("shapes", "grid", None))
+    return tuple(resolved)
 
 
 def _common_fields(merged: dict[str, Any], fail: Any) -> dict[str, Any]:
