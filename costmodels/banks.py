@@ -28,9 +28,21 @@ Counting conventions:
 - `wavefronts`, `ideal_wavefronts`: whole tile, all warps (Nsight Compute: `conflicts = wavefronts -
   ideal`). Stores skip warps that duplicate another warp's data (Triton predicates broadcast warps off);
   loads are issued by every warp.
-- `conflicts_per_instruction[i]`: Triton's definition, the excess wavefronts of the worst lane group of
-  instruction `i` (Gluon's `bank_conflicts`: "excess memory accesses that each wavefront needs"); for
-  linear layouts every group and instruction has the same value and it equals Gluon's count.
+- `conflicts_per_instruction[i]`: the excess wavefronts of the worst lane group of instruction `i`, from
+  the simulated addresses (what the hardware does); `phase_conflicts` is the worst instruction's.
+- `triton_conflicts`: Gluon's `bank_conflicts` of Triton 3.6 (`bankConflictsMemDesc` in
+  lib/Tools/GenericSwizzling.cpp), computed the way Triton does, not from addresses (`gluon_bank_conflicts`
+  below): with the vector `v` of step 2, the offsets are split into `vector` (the low `log2 v` bits),
+  `bank` (the next `log2 min(1024 / (v * bits), offsets)` bits: one 128-byte row of vectors) and
+  `segment` (the rest); the lane tile is the lane bases without the top `log2 max(v * bits / 32, 1)`
+  (the 16- or 8-lane phase of 64- and 128-bit accesses); the count is `2^dim(span segment ∩ span lane
+  tile) - 1`. It equals `phase_conflicts` whenever a lane moves at least 4 bytes. For 1- and 2-byte
+  vectors it can be smaller: the `bank` coordinates then include the byte bits inside a 4-byte word, so
+  two lanes whose offsets differ by such a bit plus segment bits are not counted, though they hit one
+  bank at different words and the hardware serves them in two wavefronts (the simulation counts them;
+  measured on an H200, benchmarks/results/bank_model_agreement.md, f16b_swz_v1). Triton 3.6 gives no
+  count for `padded_shared` (toLinearLayout aborts) nor for tiles that are not powers of two
+  (ensureLayoutNotSmallerThan asserts): there `triton_conflicts` is `phase_conflicts`.
 - Shapes that are not powers of two: the layouts are built for the next power of two and only valid
   elements are accessed (masked lanes and vector elements touch no word).
 - CTA clusters: only CTA 0's part (block = 0) is simulated; every CTA does the same.
@@ -72,6 +84,7 @@ class SharedAccess:
     conflicts_per_instruction: list[int]  # Triton's definition, per instruction of warp 0
     warps: int = 1  # warps that issue the access (stores: without broadcast duplicates)
     warps_uniform: bool = True  # False when another warp's per-instruction numbers differ from warp 0's
+    gluon_conflicts: int | None = None  # Triton 3.6's own count; None where Triton gives none
 
     @property
     def conflicts(self) -> int:
@@ -79,9 +92,14 @@ class SharedAccess:
         return self.wavefronts - self.ideal_wavefronts
 
     @property
-    def triton_conflicts(self) -> int:
-        """Gluon's `bank_conflicts` quantity: the worst instruction's excess wavefronts per lane group."""
+    def phase_conflicts(self) -> int:
+        """The worst instruction's excess wavefronts per lane group, from the simulated addresses."""
         return max(self.conflicts_per_instruction, default=0)
+
+    @property
+    def triton_conflicts(self) -> int:
+        """Gluon's `bank_conflicts` (Triton 3.6) where Triton has a count, else `phase_conflicts`."""
+        return self.phase_conflicts if self.gluon_conflicts is None else self.gluon_conflicts
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -179,6 +197,36 @@ def largest_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max
     return 1, []
 
 
+# ---------------------------------------------------------------------------- Triton's own count
+
+def f2_rank(vectors: Sequence[int]) -> int:
+    """Rank over F2 of integers read as bit vectors."""
+    basis: list[int] = []  # kept with distinct leading bits, largest first
+    for v in vectors:
+        for b in basis:
+            v = min(v, v ^ b)
+        if v:
+            basis.append(v)
+            basis.sort(reverse=True)
+    return len(basis)
+
+
+def gluon_bank_conflicts(offset_bases: Sequence[int], lane_bases: Sequence[int], vec: int, bits: int,
+                         offsets: int) -> int:
+    """Triton 3.6 `bankConflictsMemDesc` after the vectorisation: `offset_bases[i]` is the (flattened)
+    tensor index at offset `2^i` of the shared layout, `lane_bases` those of the register layout's lanes,
+    `vec` the elements per vector, `offsets` the shared layout's size. `reshapeIns` splits the offsets into
+    vector / bank / segment, `bankConflictsLdSt` keeps the lanes of one phase, `bankConflicts` returns
+    `2^dim(span segment ∩ span lanes) - 1` (`intersectionBasis`; here by ranks, the same dimension)."""
+    bank = min(1024 // (vec * bits), offsets)
+    start = (vec.bit_length() - 1) + (bank.bit_length() - 1)
+    segment = [int(b) for b in offset_bases[start:]]
+    drop = max(vec * bits // 32, 1).bit_length() - 1
+    lanes = [int(b) for b in lane_bases[:len(lane_bases) - drop]]
+    common = f2_rank(segment) + f2_rank(lanes) - f2_rank(segment + lanes)
+    return (1 << common) - 1
+
+
 # ------------------------------------------------------------------------------------ bank counting
 
 def lane_group_wavefronts(words: np.ndarray, banks: int, bank_bytes: int, wavefront_bytes: int
@@ -241,6 +289,7 @@ class _Tile:
     shifts: tuple[int, ...]
     pow2_shape: tuple[int, ...]
     valid_shape: tuple[int, ...]
+    gluon_conflicts: int | None  # Triton's count (gluon_bank_conflicts); None: padded or not powers of two
 
 
 @lru_cache(maxsize=512)
@@ -292,6 +341,10 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
         for interval, pad in padded.intervals_pads:
             max_elems = min(max_elems, interval, pad)
     vec, chosen = largest_vector(reg_off, other_off, max_elems)
+    gluon = None
+    if padded is None and valid == pow2:
+        gluon = gluon_bank_conflicts(_in_bases(smem, "offset", shifts), lane_bases, vec, bits,
+                                     smem.total_in_size())
     vec_bases = [reg_bases[i] for i in chosen]
     instr_bases = [b for i, b in enumerate(reg_bases) if i not in chosen]
     lane_active = np.ones(1 << len(lane_bases), dtype=bool)
@@ -300,7 +353,7 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
         copy_mask = sum(1 << i for i, b in enumerate(lane_bases) if b == 0)
         lane_active = (np.arange(lane_active.size) & copy_mask) == 0
     return _Tile(bits // 8, vec, _span(instr_bases), _span(vec_bases), _span(lane_bases), lane_active,
-                 _span(warp_bases), table, tuple(shifts), pow2, valid)
+                 _span(warp_bases), table, tuple(shifts), pow2, valid, gluon)
 
 
 def _words(tile: _Tile, groups: np.ndarray) -> np.ndarray:
@@ -340,4 +393,4 @@ def shared_access(params: TargetParams, distributed: str, shared: str, shape: Se
         wavefronts=int(wf.sum()), ideal_wavefronts=int(ideal.sum()),
         wavefronts_per_instruction=[int(x) for x in per_instr[0]],
         conflicts_per_instruction=[int(x) for x in conflicts[0]],
-        warps=int(tile.warp_flat.size), warps_uniform=uniform)
+        warps=int(tile.warp_flat.size), warps_uniform=uniform, gluon_conflicts=tile.gluon_conflicts)

@@ -3,9 +3,12 @@
 Input line: `{"shape": [64, 64], "dtype": "f16", "distributed": "#ttg.blocked<...>",
 "shared": "#ttg.swizzled_shared<...>"}` (other keys are passed through). Output: the same object plus
 
-- `store_conflicts`, `load_conflicts`: Triton's definition, as Gluon's `bank_conflicts` counts them: the
-  excess wavefronts of one lane group (phase) of an `st.shared`/`ld.shared` instruction; the worst
-  instruction of the tile is reported (for linear layouts all instructions agree);
+- `store_conflicts`, `load_conflicts`: Gluon's `bank_conflicts` (Triton 3.6), computed as Triton does
+  (`SharedAccess.triton_conflicts`; for padded or non-power-of-two tiles, where Triton has no count, the
+  simulated count below);
+- `store_phase_conflicts`, `load_phase_conflicts`: the excess wavefronts of one lane group (phase) of an
+  `st.shared`/`ld.shared` instruction from the simulated addresses, the worst instruction of the tile
+  (what the hardware serves; above Triton's count for some 1- and 2-byte accesses, see banks.py);
 - `store_wavefronts`, `load_wavefronts`: wavefronts per instruction (one warp, the worst instruction).
 
 Blank lines are skipped; a line that is not such an object raises `EqsatError` naming `filename:line`.
@@ -92,5 +95,6 @@ def bank_conflicts_lines(lines: Iterable[str], target: str, filename: str) -> It
         for direction in ("store", "load"):
             acc = _access(params, case, direction, filename, lineno)
             out[f"{direction}_conflicts"] = acc.triton_conflicts
+            out[f"{direction}_phase_conflicts"] = acc.phase_conflicts
             out[f"{direction}_wavefronts"] = max(acc.wavefronts_per_instruction, default=0)
         yield json.dumps(out)

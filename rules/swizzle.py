@@ -169,14 +169,15 @@ def synthesize(store_layout: str, load_layout: str, shape: tuple[int, int], dtyp
 
 
 def conflicts(layout: str, shared: str, shape: tuple[int, ...], dtype: str, target: str) -> tuple[int, int]:
-    """(store, load) conflicts per instruction (Triton's definition) by the cost model's bank simulator."""
+    """(store, load) excess wavefronts per lane group of the worst instruction, by the cost model's bank
+    simulator under the target's phase tables (`phase_conflicts`: what the hardware serves)."""
     from eqsat.costmodels import banks
     from eqsat.costmodels.base import load_params
 
     params = load_params(target)
     st = banks.shared_access(params, layout, shared, shape, dtype, "store")
     ld = banks.shared_access(params, layout, shared, shape, dtype, "load")
-    return st.triton_conflicts, ld.triton_conflicts
+    return st.phase_conflicts, ld.phase_conflicts
 
 
 # ------------------------------------------------------------------------------------- rules

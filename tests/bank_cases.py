@@ -6,6 +6,17 @@ operands of mma v2; shared layouts swizzled, nvmma (all swizzle widths, transpos
 (random bijections, some XOR-mixed) and padded. Shapes are powers of two (Triton's layouts need them);
 `non_pow2_cases` gives tiles with other extents. Register linear layouts use unit bases only: Triton's
 LinearEncodingAttr verifier aborts on XOR-mixed ones.
+
+`family_cases(seed, n, families)` draws from named families (each case carries its `family`):
+
+    base           random_case: every register x shared kind above, i8/f16/f32/f64, rank 2 and 3
+    swizzled_vec1  swizzled_shared with vec = 1 (any perPhase/maxPhase/order), every element size
+    subword        i8/f16/bf16 with every shared kind, swizzled vec 1-16
+    eight_byte     f64/i64 with every shared kind
+    padded         padded_shared, one or two (interval, pad) pairs (Triton 3.6 gives no bank count)
+    non_pow2       tiles with an extent that is not a power of two (Triton 3.6 gives no bank count)
+
+`GLUON_FAMILIES` are the first four: Triton 3.6's `bank_conflicts` counts them.
 """
 
 from __future__ import annotations
@@ -14,7 +25,11 @@ import random
 from typing import Any
 
 DTYPES = ("i8", "f16", "f32", "f64")
-BITS = {"i8": 8, "f16": 16, "bf16": 16, "f32": 32, "f64": 64}
+BITS = {"i8": 8, "f16": 16, "bf16": 16, "f32": 32, "f64": 64, "i64": 64}
+SUBWORD = ("i8", "f16", "bf16")
+EIGHT_BYTE = ("f64", "i64")
+FAMILIES = ("base", "swizzled_vec1", "subword", "eight_byte", "padded", "non_pow2")
+GLUON_FAMILIES = FAMILIES[:4]
 
 
 def _split(rng: random.Random, total: int, parts: int) -> list[int]:
@@ -113,36 +128,86 @@ def _shared_linear(rng: random.Random, shape: list[int]) -> dict[str, Any]:
     return {"kind": "shared_linear", "offset": units}
 
 
-def random_case(rng: random.Random) -> dict[str, Any]:
-    rank = 3 if rng.random() < 0.12 else 2
+def _shape(rng: random.Random, rank: int) -> list[int]:
     while True:
         shape = [rng.choice([2, 4, 8, 16, 32, 64, 128, 256]) for _ in range(rank)]
         numel = 1
         for s in shape:
             numel *= s
         if 128 <= numel <= 16384:
-            break
-    warps = rng.choice([1, 2, 4, 8])
-    dtype = rng.choice(DTYPES)
+            return shape
+
+
+def _register(rng: random.Random, shape: list[int], dtype: str, warps: int) -> dict[str, Any]:
+    rank = len(shape)
     r = rng.random()
     if rank == 2 and r < 0.15:
-        reg = _mma(rng, shape, warps)
-    elif rank == 2 and r < 0.22 and dtype != "f64":
+        return _mma(rng, shape, warps)
+    if rank == 2 and r < 0.22 and BITS[dtype] < 64:
         parent = {"kind": "nvidia_mma", "version": [2, 0], "wpc": _split(rng, warps, 2), "instr": [16, 8]}
-        reg = {"kind": "dot_operand", "op_idx": rng.choice([0, 1]), "parent": parent,
-               "k_width": max(1, 32 // BITS[dtype])}
-    elif r < 0.6:
-        reg = _blocked(rng, shape, warps)
-    else:
-        reg = _linear(rng, shape, warps)
+        return {"kind": "dot_operand", "op_idx": rng.choice([0, 1]), "parent": parent,
+                "k_width": max(1, 32 // BITS[dtype])}
+    if r < 0.6:
+        return _blocked(rng, shape, warps)
+    return _linear(rng, shape, warps)
+
+
+def _shared(rng: random.Random, shape: list[int], dtype: str) -> dict[str, Any]:
     s = rng.random()
-    if rank == 2 and s < 0.3 and min(shape) >= 8:  # nvmma needs 8 rows (Triton: "Illegal shared layout")
-        smem = _nvmma(rng, shape, dtype)
-    elif s < 0.65:
-        smem = _swizzled(rng, shape)
-    else:
-        smem = _shared_linear(rng, shape)
+    if len(shape) == 2 and s < 0.3 and min(shape) >= 8:  # nvmma needs 8 rows ("Illegal shared layout")
+        return _nvmma(rng, shape, dtype)
+    if s < 0.65:
+        return _swizzled(rng, shape)
+    return _shared_linear(rng, shape)
+
+
+def random_case(rng: random.Random, dtypes: tuple[str, ...] = DTYPES) -> dict[str, Any]:
+    rank = 3 if rng.random() < 0.12 else 2
+    shape = _shape(rng, rank)
+    warps = rng.choice([1, 2, 4, 8])
+    dtype = rng.choice(dtypes)
+    reg = _register(rng, shape, dtype, warps)
+    smem = _shared(rng, shape, dtype)
     return {"reg": reg, "smem": smem, "shape": shape, "dtype": dtype}
+
+
+def _padded_smem(rng: random.Random, shape: list[int]) -> dict[str, Any]:
+    numel = 1
+    for s in shape:
+        numel *= s
+    intervals = rng.sample([i for i in (4, 8, 16, 32, 64, 128, 256) if i <= numel], rng.choice([1, 1, 2]))
+    return {"kind": "padded_shared", "order": rng.sample(range(len(shape)), len(shape)),
+            "pairs": [[i, rng.choice([1, 2, 4, 8, 16])] for i in sorted(intervals)]}
+
+
+def family_case(rng: random.Random, family: str) -> dict[str, Any]:
+    """One case of `family` (see the module docstring), tagged with it."""
+    if family == "base":
+        case = random_case(rng)
+    elif family == "swizzled_vec1":
+        case = random_case(rng, SUBWORD + ("f32",) + EIGHT_BYTE)
+        case["smem"] = dict(_swizzled(rng, case["shape"]), vec=1)
+    elif family == "subword":
+        case = random_case(rng, SUBWORD)
+    elif family == "eight_byte":
+        case = random_case(rng, EIGHT_BYTE)
+    elif family == "padded":
+        shape = _shape(rng, 2)
+        dtype = rng.choice(DTYPES + ("bf16", "i64"))
+        reg = _register(rng, shape, dtype, rng.choice([1, 2, 4, 8]))
+        case = {"reg": reg, "smem": _padded_smem(rng, shape), "shape": shape, "dtype": dtype}
+    elif family == "non_pow2":
+        case = non_pow2_cases(rng.randrange(1 << 30), 1)[0]
+    else:
+        raise ValueError(f"unknown case family {family!r}")
+    case["family"] = family
+    return case
+
+
+def family_cases(seed: int, n: int, families: tuple[str, ...] = FAMILIES) -> list[dict[str, Any]]:
+    """`n` cases, the families taken in turn, each drawn from one seeded generator."""
+    rng = random.Random(seed)
+    return [family_case(rng, families[i % len(families)]) for i in range(n)]
 
 
 def random_cases(seed: int, n: int) -> list[dict[str, Any]]:

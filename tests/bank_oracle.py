@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-BITS = {"i8": 8, "f16": 16, "bf16": 16, "f32": 32, "f64": 64}
+BITS = {"i8": 8, "f16": 16, "bf16": 16, "f32": 32, "f64": 64, "i64": 64}
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -215,7 +215,7 @@ def _jit_child(cases: list[dict[str, Any]], workdir: str) -> None:
     spec = importlib.util.spec_from_file_location("bank_probe", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    ptrs = {"i8": "*i8", "f16": "*fp16", "bf16": "*bf16", "f32": "*fp32", "f64": "*fp64"}
+    ptrs = {"i8": "*i8", "f16": "*fp16", "bf16": "*bf16", "f32": "*fp32", "f64": "*fp64", "i64": "*i64"}
     for i, c in enumerate(cases):
         src = triton.compiler.ASTSource(
             fn=mod.probe, signature={"X": ptrs[c["dtype"]], "REG": "constexpr", "SMEM": "constexpr",
