@@ -23,6 +23,26 @@ Choice kinds and their `params` (every lowering in `eqsat.lowering` implements e
                                                                      load of only the gathered elements
     staging          {"mode": "sync" | "async_copy" | "tma" | "direct_to_lds", "stages": N}
                                                         how the global tile `op` reaches its shared buffer
+    specialize       {"layout": TEXT, "vec": V, "version": G}   (in a version only) the global load/store
+                                                        `op` is issued in `layout` with V-element vectors,
+                                                        valid under the version's guards G
+
+Versions (`"versions"`, most specific first; rules/specialize.py, lowering/specialize.py): the kernel
+compiled under guards on its runtime arguments, each
+
+    {"name": "n_cols%8", "slug": "n_cols_mod8",
+     "guards": [{"arg": "n_cols", "kind": "divisible", "by": 8}, {"arg": "x_ptr", "kind": "aligned",
+                 "bytes": 16}],                         kinds: divisible {by}, equal {value},
+                                                        at_most {bound}, aligned {bytes}; `arg` is the
+                                                        original kernel's runtime parameter name
+     "choices": [...],                                  a whole plan's choices (as above) for the version
+     "cost_after": {...}, "predicted_ns": F,            the version's movement cost and kernel time
+     "fallback_ns": F,                                  the fallback's kernel time (costmodels/issue.py)
+     "ttgir": "versions/n_cols_mod8.ttgir"}             relative to the plan folder
+
+At call time the first version whose guards all hold runs (`eqsat.lowering.specialize.guards_hold`), else
+the plan itself (`optimized.ttgir`), which is always the fallback. `rejected_versions` lists candidate
+versions that did not pay, with why.
 
 Each choice carries the rule that produced it, its cost before/after (the op's `Cost.to_json()`), and the
 alternatives that lost, each with why (`illegal: <reason>` or `costlier by X ns`).
@@ -45,6 +65,7 @@ CHOICE_KINDS: dict[str, tuple[str, ...]] = {
     "load_layout": ("layout",),
     "gather_strategy": ("strategy",),
     "staging": ("mode",),
+    "specialize": ("layout",),
 }
 
 
@@ -98,10 +119,17 @@ class Plan:
     choices: list[Choice] = field(default_factory=list)
     egraph: dict[str, Any] = field(default_factory=dict)      # nodes, classes, seconds, stop_reason, matches
     extraction: dict[str, Any] = field(default_factory=dict)  # greedy_ns, exact_ns, gap, method
+    versions: list[dict[str, Any]] = field(default_factory=list)  # guarded versions (module docstring)
+    rejected_versions: list[dict[str, Any]] = field(default_factory=list)  # candidates that did not pay
 
     @property
     def is_identity(self) -> bool:
+        """The fallback changes nothing (versions, if any, are separate TTGIRs)."""
         return not self.choices
+
+    def version_choices(self, version: dict[str, Any]) -> list[Choice]:
+        return [Choice(**{**c, "alternatives": [Alternative(**a) for a in c.get("alternatives", [])]})
+                for c in version.get("choices", [])]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,7 +143,8 @@ class Plan:
         choices = [Choice(**{**c, "alternatives": [Alternative(**a) for a in c.get("alternatives", [])]})
                    for c in data.get("choices", [])]
         return Plan(data["kernel"], data["target"], data["cost_before"], data["cost_after"], choices,
-                    data.get("egraph", {}), data.get("extraction", {}))
+                    data.get("egraph", {}), data.get("extraction", {}), list(data.get("versions", [])),
+                    list(data.get("rejected_versions", [])))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")

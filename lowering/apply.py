@@ -35,6 +35,7 @@ from eqsat.lowering.edits import LoweringError, copy_module, fail
 from eqsat.lowering.gather import apply_gather_strategy
 from eqsat.lowering.load_layout import apply_load_layout
 from eqsat.lowering.shared_encoding import apply_shared_encoding
+from eqsat.lowering.specialize import apply_specialize
 from eqsat.lowering.staging import apply_staging
 from xdsl.ir import Operation
 
@@ -54,9 +55,10 @@ LOWERINGS: dict[str, Lowering] = {
     "load_layout": apply_load_layout,
     "gather_strategy": apply_gather_strategy,
     "staging": apply_staging,
+    "specialize": apply_specialize,
 }
 # within one op: re-issue the op first, then how its value moves on
-KIND_ORDER = ("load_layout", "gather_strategy", "staging", "shared_encoding", "convert_path")
+KIND_ORDER = ("load_layout", "specialize", "gather_strategy", "staging", "shared_encoding", "convert_path")
 
 
 @dataclass

@@ -147,15 +147,16 @@ def specialize_signature(text: str, kernel: str | None, divisible: Mapping[int, 
         elif "{" in a:
             a = a.replace("{", f"{{tt.divisibility = {int(d)} : i32, ", 1)
         else:
-            stripped = a.rstrip()
-            a = f"{stripped} {{tt.divisibility = {int(d)} : i32}}" + a[len(stripped):]
+            loc = a.find(" loc(")
+            cut = len(a.rstrip()) if loc < 0 else loc
+            a = a[:cut] + f" {{tt.divisibility = {int(d)} : i32}}" + a[cut:]
         args[i] = a
     return text[:start] + ",".join(args) + text[end:]
 
 
 def apply_specialize(op: Any, params: dict[str, Any], fail: Any) -> Any:
     """The `specialize` choice: issue the global load or store `op` in `params["layout"]`."""
-    from eqsat.lowering.vector_access import reissue_access
+    from eqsat.lowering.vector_access import reissue_access  # needs xdsl: not on the GPU side
 
     return reissue_access(op, params, fail)
 

@@ -30,7 +30,7 @@ from egglog import EGraph, Ruleset, ruleset
 if TYPE_CHECKING:
     from eqsat.costmodels.base import CostModel
 
-FAMILY_ORDER: tuple[str, ...] = ("convert", "gather", "swizzle", "staging")
+FAMILY_ORDER: tuple[str, ...] = ("convert", "gather", "swizzle", "staging", "specialize")
 SOUNDNESS_KINDS: tuple[str, ...] = ("interpreter", "z3", "typestate")
 
 
@@ -112,9 +112,10 @@ def planted(rule: Rule) -> Iterator[Rule]:
 def builtin_families() -> list[RuleFamily]:
     """The built-in rule families, in phase order (convert, gather, swizzle, staging), planted rules
     included."""
-    from eqsat.rules import convert, gather, staging, swizzle
+    from eqsat.rules import convert, gather, specialize, staging, swizzle
 
-    modules = {"convert": convert, "gather": gather, "swizzle": swizzle, "staging": staging}
+    modules = {"convert": convert, "gather": gather, "swizzle": swizzle, "staging": staging,
+               "specialize": specialize}
     out = []
     for name in FAMILY_ORDER:
         rules = list(modules[name].RULES) + [r for r in _PLANTED if r.family == name]

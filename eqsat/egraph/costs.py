@@ -20,6 +20,8 @@ them off the classes) ask the same question and get the same cached `Cost`.
     Smem.staged(op, buf, enc, mode, n)      the global access of op, the legality of `mode` (tma, cp_async,
                                             direct_to_lds) and, for "sync", the shared store
     Sink.store(op, t)                       model.global_access(op, layout(t))
+    Tile.guarded_load / Sink.guarded_store  infinite unless `assumed` holds their guard set, else the access
+                                            in its layout under the guard (rules/specialize.py)
     Sink.local_store(op, s, t)              model.shared_access(layout(t), enc(s), ..., "store")
     value, elementwise, use, use_smem, seq, Layout, SharedEnc, literals       free (no data movement)
 
@@ -84,6 +86,7 @@ class NodePricer:
         rates = getattr(model, "rates", None)
         self.ctas = float(num_ctas({}, kernel, rates)) if rates is not None else 1.0
         self._hidden: float | None = None  # conversion time hidden under memory (costmodels/overlap.py)
+        self.assumed: frozenset[str] = frozenset()  # guard sets a version's extraction assumes
 
     def _conversion(self, cost: Cost) -> Cost:
         """A conversion's launch price with the part the kernel's memory time hides taken off."""
@@ -111,7 +114,7 @@ class NodePricer:
             if name == "value":
                 op = self.ops.get(int(args[0]), {})
                 return TileMeta(args[1], ty_text(op.get("shape"), op.get("dtype")))
-            if name in ("load", "indirect_load"):
+            if name in ("load", "indirect_load", "guarded_load"):
                 return TileMeta(args[1], args[2])
             if name in ("convert", "via_shared", "gather", "gather_shared", "gather_global", "local_load",
                         "elementwise", "elementwise2"):
@@ -152,6 +155,10 @@ class NodePricer:
             return Cost()
         if (sort, name) in FREE or sort not in ("Tile", "Smem", "Sink"):
             return Cost()
+        if name in ("guarded_load", "guarded_store"):  # valid only in a version (rules/specialize.py)
+            from eqsat.rules.specialize import price_guarded
+
+            return price_guarded(self, name, a)
         if sort == "Tile":
             if name in ("load", "indirect_load"):
                 return self._global(int(a[0]), a[1])

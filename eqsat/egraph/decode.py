@@ -12,6 +12,9 @@ The input program is itself a selection (`original`, from the encoded root term)
                                  or gather with other inputs     -> gather_strategy warp_shuffle in W
     a live new Tile.load(op, L) or Tile.indirect_load(op, L),
     L != op's layout                                            -> load_layout {"layout": L}
+    a live Tile.guarded_load(op, W, ty, v, g) or
+    Sink.guarded_store(op, t in W, v, g)                         -> specialize {"layout": W, "vec": v,
+                                                                    "version": g} (only in a version)
     a live new Smem.alloc/buffer(op, .., enc), enc != op's       -> shared_encoding {"encoding": enc}
     a live new Smem.staged(op, buf, enc, mode, n)                -> staging {"mode", "stages"} when mode or n
                                                                     differ from op's own ("sync" for a
@@ -101,7 +104,16 @@ def decode(ctx: DecodeContext) -> list[Choice]:
             continue
         node = g.nodes[nid]
         head = node.head
-        if head in ("Tile.load", "Tile.indirect_load"):
+        if head == "Tile.guarded_load":
+            op = int(g.text(node.children[0]))
+            add(op, "specialize", {"layout": g.text(node.children[1]), "vec": int(g.text(node.children[3])),
+                                   "version": g.text(node.children[4])}, cid, nid)
+        elif head == "Sink.guarded_store":
+            op = int(g.text(node.children[0]))
+            add(op, "specialize", {"layout": ctx.prices.class_meta(node.children[1]).layout,
+                                   "vec": int(g.text(node.children[2])), "version": g.text(node.children[3])},
+                cid, nid)
+        elif head in ("Tile.load", "Tile.indirect_load"):
             op = int(g.text(node.children[0]))
             layout = g.text(node.children[1])
             if layout != (ops[op].get("dst_layout") or ""):

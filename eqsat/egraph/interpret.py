@@ -22,6 +22,14 @@ values of non-movement ops, the functions of elementwise ops, the contents of mu
                                      coordinates but keeps the mask of the output coordinates, with the
                                      gathered coordinate dropped (sound only when the mask ignores it)
     elementwise(op, a, L)            f_op applied slot by slot; a must already be in L
+    guarded_load(op, L, ty, v, g)    the load as the hardware does it with v-element vectors: each run of
+                                     v consecutive registers of a thread (they must hold consecutive
+                                     coordinates along the last dim) is one access predicated by the
+                                     mask of its first element, at an address that must be v-aligned and
+                                     contiguous (else the term has no meaning: a misaligned vector)
+    Sink.store(op, t)                global memory after the masked store of t at op's addresses (a 1-D
+                                     tile of the whole memory); guarded_store(op, t, v, g) the same with
+                                     t's registers stored in v-element vectors as guarded_load reads them
     Smem.alloc(op, t, enc)           t stored by slots at enc's addresses; buffer(op, enc) / staged(op, ...)
                                      the environment's tensor / the load's tile stored by coordinate
     s.local_load(L)                  slot x loads the address of L(x)
@@ -79,8 +87,14 @@ class _Tile:
     gather = _ctor("gather")
     gather_shared = _ctor("gather_shared")
     gather_global = _ctor("gather_global")
+    guarded_load = _ctor("guarded_load")
     elementwise = _ctor("elementwise")
     elementwise2 = _ctor("elementwise2")
+
+
+class _Sink:
+    store = _ctor("store")
+    guarded_store = _ctor("guarded_store")
 
 
 class _Smem:
@@ -89,8 +103,8 @@ class _Smem:
     staged = _ctor("staged")
 
 
-_NAMESPACE: dict[str, Any] = {"Tile": _Tile, "Smem": _Smem, "Layout": str, "SharedEnc": str, "String": str,
-                              "i64": int, "__builtins__": {}}
+_NAMESPACE: dict[str, Any] = {"Tile": _Tile, "Smem": _Smem, "Sink": _Sink, "Layout": str, "SharedEnc": str,
+                              "String": str, "i64": int, "__builtins__": {}}
 
 
 def parse_term(text: str) -> Term:
@@ -430,6 +444,65 @@ class Interpreter:
 
     def _elementwise(self, op: int, a: Term, layout: str, ty: str) -> TileValue:
         return self._map(op, [a], layout, ty)
+
+    # ---- vector accesses (guarded versions) and stores
+    def _vector_runs(self, acc: GlobalAccess, layout: str, shape: tuple[int, ...], vec: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Slot coordinates and, per slot, the mask of its vector (the mask of the run's first slot);
+        raises InterpretError when a run is not v consecutive, v-aligned, contiguous addresses."""
+        coords = slot_coords(layout, shape)
+        vec = max(1, int(vec))
+        if coords.shape[0] % vec:
+            raise InterpretError(f"{coords.shape[0]} slots do not split into {vec}-element vectors")
+        runs = coords.reshape(-1, vec, coords.shape[1])
+        last = runs[:, :, -1]
+        if vec > 1 and ((last - last[:, :1]) != np.arange(vec)).any() or \
+                vec > 1 and (runs[:, :, :-1] != runs[:, :1, :-1]).any():
+            raise InterpretError(f"{layout} holds no {vec}-register runs along the last dim")
+        addr = acc.address[tuple(runs.reshape(-1, coords.shape[1]).T)].reshape(-1, vec)
+        first_mask = acc.mask[tuple(runs[:, 0, :].T)]
+        live = first_mask & (acc.mask.size > 0)
+        bad_align = live & (addr[:, 0] % vec != 0)
+        bad_contig = live & ((addr - addr[:, :1]) != np.arange(vec)).any(axis=1)
+        if bad_align.any() or bad_contig.any():
+            k = int(np.flatnonzero(bad_align | bad_contig)[0])
+            why = "misaligned" if bad_align[k] else "non-contiguous"
+            raise InterpretError(f"{why} {vec}-element vector at address {int(addr[k, 0])}")
+        return coords, np.repeat(first_mask, vec)
+
+    def _guarded_load(self, op: int, layout: str, ty: str, vec: int, guard: str) -> TileValue:
+        shape, dtype = parse_ty(ty)
+        if op not in self.env.loads:
+            raise InterpretError(f"no global access for op {op}")
+        acc = self.env.loads[op]
+        coords, mask = self._vector_runs(acc, layout, shape, vec)
+        address = acc.address[tuple(coords.T)]
+        return TileValue(layout, shape, dtype, _read_global(acc, address, mask))
+
+    def _written(self, op: int, t: Term, vec: int | None) -> TileValue:
+        if op not in self.env.loads:
+            raise InterpretError(f"no global access for store op {op}")
+        acc = self.env.loads[op]
+        val = self(t)
+        assert isinstance(val, TileValue)
+        if vec is None:
+            coords = val.coords
+            mask = acc.mask[tuple(coords.T)]
+        else:
+            coords, mask = self._vector_runs(acc, val.layout, val.shape, vec)
+        address = acc.address[tuple(coords.T)]
+        if (mask & ((address < 0) | (address >= acc.memory.size))).any():
+            raise InterpretError("unmasked global store out of bounds")
+        memory = acc.memory.reshape(-1).astype(np.float64).copy()
+        memory[address[mask]] = val.dist[mask]
+        flat = "#ttg.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>"
+        return TileValue.from_logical(memory, flat, (memory.size,), val.dtype)
+
+    def _store(self, op: int, t: Term) -> TileValue:
+        return self._written(op, t, None)
+
+    def _guarded_store(self, op: int, t: Term, vec: int, guard: str) -> TileValue:
+        return self._written(op, t, vec)
 
     def _elementwise2(self, op: int, a: Term, b: Term, layout: str, ty: str) -> TileValue:
         return self._map(op, [a, b], layout, ty)

@@ -23,6 +23,9 @@ models use.
     s.local_load(L, ty)                local_load of shared buffer s in L
     Tile.elementwise(op, a, L, ty)     elementwise dm op `op` (kind other, e.g. arith.mulf) of one tile a in L
     Tile.elementwise2(op, a, b, L, ty) elementwise dm op `op` of two tiles a, b (same shape, layout L)
+    Tile.guarded_load(op, L, ty, v, g) global load `op` issued in L with v-element vectors, valid only in
+                                       the version of the kernel compiled under guard set `g` (rules/
+                                       specialize.py; priced infinite unless the extraction assumes g)
 
     Smem.alloc(op, t, enc)             local_alloc `op` initialised from t, with shared encoding enc
     Smem.buffer(op, enc)               mutable local_alloc `op` (written by local_store/async copies)
@@ -30,6 +33,8 @@ models use.
                                        "sync" (load + local_store), "async_copy", "tma", "direct_to_lds"
 
     Sink.store(op, t)                  a global (or indirect) store `op` of t
+    Sink.guarded_store(op, t, v, g)    store `op` of t (in its layout) with v-element vectors, valid
+                                       only under guard set `g`
     Sink.local_store(op, s, t)         local_store `op` of t into s
     Sink.use(op, t)                    a non-movement consumer `op` (dot, reduce, other) reading t
     Sink.use_smem(op, s)               a consumer reading a shared buffer (warp_group_dot operand, ...)
@@ -54,6 +59,9 @@ Facts computed in Python by the rule families' `seed` (eqsat.rules) and required
     gather_layout(idx, axis, ty, W)    W is a warp-local layout for a gather with index layout idx
     mask_free_axis(op, axis)           the mask of global load `op` does not depend on coordinate `axis`
     stages_for(op, n)                  the loop around load `op` can be pipelined with n buffers
+    spec_candidate(op, L, ty, v, g)    under guard set g, access `op` (of a ty tile) issued in L moves
+                                       v-element vectors
+                                       (eqsat.dm.specialize)
 """
 
 from __future__ import annotations
@@ -104,6 +112,10 @@ class Tile(Expr):
     @classmethod
     def elementwise2(cls, op: i64Like, a: Tile, b: Tile, layout: Layout, ty: StringLike) -> Tile: ...
 
+    @classmethod
+    def guarded_load(cls, op: i64Like, layout: Layout, ty: StringLike, vec: i64Like, guard: StringLike
+                     ) -> Tile: ...
+
 
 class Smem(Expr):
     """A shared-memory buffer with its encoding."""
@@ -138,6 +150,9 @@ class Sink(Expr):
     @classmethod
     def seq(cls, a: Sink, b: Sink) -> Sink: ...
 
+    @classmethod
+    def guarded_store(cls, op: i64Like, t: Tile, vec: i64Like, guard: StringLike) -> Sink: ...
+
 
 @function(merge=lambda old, new: old)
 def layout_of(t: Tile) -> Layout: ...
@@ -163,7 +178,8 @@ alloc_enc_synth = relation("alloc_enc_synth", i64, SharedEnc)
 gather_layout = relation("gather_layout", Layout, i64, String, Layout)
 mask_free_axis = relation("mask_free_axis", i64, i64)
 stages_for = relation("stages_for", i64, i64)
+spec_candidate = relation("spec_candidate", i64, Layout, String, i64, String)
 
 __all__ = ["Layout", "SharedEnc", "Tile", "Smem", "Sink", "layout_of", "warp_local", "legal", "Unit", "i64",
            "ty_of", "same_layout", "load_candidate", "via_candidate", "convert_enc", "convert_enc_synth",
-           "alloc_enc", "alloc_enc_synth", "gather_layout", "mask_free_axis", "stages_for"]
+           "alloc_enc", "alloc_enc_synth", "gather_layout", "mask_free_axis", "stages_for", "spec_candidate"]
