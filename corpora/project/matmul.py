@@ -61,3 +61,36 @@ def matmul_single_tile(a_ptr, b_ptr, c_ptr, BLOCK_M: tl.constexpr, BLOCK_N: tl.c
     b = tl.load(b_ptr + rk[:, None] * BLOCK_N + rn[None, :])
     c = tl.dot(a, b)
     tl.store(c_ptr + pid * BLOCK_M * BLOCK_N + rm[:, None] * BLOCK_N + rn[None, :], c)
+
+
+@triton.jit
+def attention_fwd(q_ptr, k_ptr, v_ptr, o_ptr, seq_len, stride_qm, stride_kn, stride_vn, stride_om, sm_scale,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HEAD_DIM: tl.constexpr):
+    """Movement: attention-like loop (flash-attention forward, one head per program column): the Q tile
+    loaded once, K and V tiles loaded every trip of a K loop over the sequence (both row-major [seq, d]:
+    `tl.trans` of K feeds the first dot), online softmax in registers, the output tile stored once."""
+    pid_m = tl.program_id(0)
+    head = tl.program_id(1)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = tl.arange(0, BLOCK_N)
+    rd = tl.arange(0, HEAD_DIM)
+    q = tl.load(q_ptr + head * seq_len * stride_qm + rm[:, None] * stride_qm + rd[None, :])
+    k_ptrs = k_ptr + head * seq_len * stride_kn + rn[:, None] * stride_kn + rd[None, :]
+    v_ptrs = v_ptr + head * seq_len * stride_vn + rn[:, None] * stride_vn + rd[None, :]
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    for _n in range(0, seq_len, BLOCK_N):
+        k = tl.load(k_ptrs)
+        s = tl.dot(q, tl.trans(k)) * sm_scale
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        p = tl.exp(s - m_new[:, None])
+        alpha = tl.exp(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(v_ptrs)
+        acc = acc * alpha[:, None] + tl.dot(p.to(tl.float16), v)
+        m_i = m_new
+        k_ptrs += BLOCK_N * stride_kn
+        v_ptrs += BLOCK_N * stride_vn
+    acc = acc / l_i[:, None]
+    tl.store(o_ptr + head * seq_len * stride_om + rm[:, None] * stride_om + rd[None, :], acc.to(tl.float16))
