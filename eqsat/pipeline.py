@@ -4,12 +4,13 @@
 parsed module, the dm graph, the time each stage took, or the one-line error of the stage that failed.
 A bad kernel fails alone; the rest go on.
 
-With `buckets=True` (the corpus optimizer), a manifest kernel is yielded once per shape bucket (`KernelSpec.production_shapes()`: the declared
-production shapes, else its `bench` table, else its `launch`), primary first: each with that shape's
-launch table (what the optimizer prices at), its `bucket` name and `bucket_dir` (its plan folder under
-`<kernel>/<target>/`: "" for the primary, `buckets/<name>` for the others; lowering/rundir.py). The
-TTGIR is verified and parsed once for all buckets of a kernel. Without it, one KernelIR per kernel at
-the manifest's `launch` (the correctness launch), as `eqsat ingest`, `cost` and `rules` read kernels.
+With `buckets=True` (the corpus optimizer), a manifest kernel is yielded once per shape bucket
+(`KernelSpec.production_shapes()`: the declared production shapes, else its `bench` table, else its
+`launch`), primary first: each with that shape's launch table (what the optimizer prices at), its
+`bucket` name and `bucket_dir` (its plan folder under `<kernel>/<target>/`: "" for the primary,
+`buckets/<name>` for the others; lowering/rundir.py). The TTGIR is verified and parsed once for all
+buckets of a kernel. Without it, one KernelIR per kernel at the manifest's `launch` (the correctness
+launch), as `eqsat ingest`, `cost` and `rules` read kernels.
 
 Every IR text passes Triton's own parser and verifier first (`eqsat.ir.verify.triton_verify`: an IR file
 as it is read, a manifest kernel's TTGIR as Triton emitted it), then the bounds of `check_limits`, then
@@ -68,8 +69,8 @@ def front_end(paths: list[str], targets: list[str], lift: bool = True, use_cache
     same text passed them."""
     from eqsat.ingest import ingest
     from eqsat.ir.parser import parse_ttgir
-    from eqsat.lowering.rundir import bucket_subdir
     from eqsat.ir.verify import read_ir_file, triton_verify
+    from eqsat.lowering.rundir import bucket_subdir
 
     tgts: list[Target] = [get_target(t) for t in targets]
     for path in paths:

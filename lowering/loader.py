@@ -12,6 +12,21 @@ compiled values), and is checked against the specialization: a folded argument m
 argument compiled as 16-divisible must be (pointer address or integer value). Without `spec.json` (IR-file
 kernels) the runtime arguments are the TTGIR function's arguments.
 
+Dispatch at call time. `load` compiles every kernel the plan folder holds and picks one per call:
+
+    bucket   = the shape bucket whose production shape equals the call's integer arguments and grid, else
+               the nearest in log2 distance over them (ties to the earlier bucket; primary first);
+               one bucket when the kernel was planned at one shape (lowering/rundir.py, plan_buckets)
+    version  = the first of the bucket's plan.json `versions` whose guards all hold on the call's
+               arguments (lowering/specialize.py guards_hold: divisible, equal, at_most, aligned; as
+               Triton's JIT checks divisibility, on the integer value or the tensor's data_ptr())
+    fallback = the bucket's `optimized.ttgir` (unguarded) when no version's guards hold
+
+Every choice is correct for every call (a version is only taken under its guards; every bucket's plan is
+valid at any shape); the choice only decides speed. `k.select(*args, grid=...)` says what a call would
+launch without launching it (a `Selection`: bucket, version, kernel, bound arguments); identical TTGIR
+texts are compiled once.
+
 Kernels that need a global scratch buffer (in-kernel TMA descriptors) get a torch allocator through
 `triton.set_allocator` unless one is set. Imports only the standard library, triton and (at call time)
 torch, plus `eqsat.ingest`: never xdsl or egglog, so it runs on GPU machines.
@@ -19,13 +34,16 @@ torch, plus `eqsat.ingest`: never xdsl or egglog, so it runs on GPU machines.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eqsat.lowering.irtext import entry_arguments, triton_target
-from eqsat.lowering.rundir import REPO_ROOT, read_spec
+from eqsat.lowering.rundir import REPO_ROOT, plan_buckets, read_spec
+from eqsat.lowering.specialize import GUARD_KINDS, guards_hold
 
 from eqsat.errors import EqsatError
 from eqsat.ingest.compile import constexpr_value
@@ -57,6 +75,11 @@ class ArgumentMap:
 
     def bind(self, args: Sequence[Any], kwargs: dict[str, Any], label: str) -> list[Any]:
         """The compiled kernel's argument list for a call `k(*args, **kwargs)`; raises `EqsatError`."""
+        values = self.values(args, kwargs, label)
+        return [values[n] for n in self.passed]
+
+    def values(self, args: Sequence[Any], kwargs: dict[str, Any], label: str) -> dict[str, Any]:
+        """Every runtime argument of a call by name, checked against the specialization."""
         if len(args) > len(self.runtime):
             raise EqsatError(f"takes {len(self.runtime)} runtime argument(s) "
                              f"({', '.join(self.runtime)}), got {len(args)}", file=label)
@@ -84,7 +107,7 @@ class ArgumentMap:
             if name in values and not _divisible_by_16(values[name]):
                 raise EqsatError(f"'{name}' was compiled as 16-divisible (tt.divisibility = 16), got "
                                  f"{_describe(values[name])}", file=label)
-        return [values[n] for n in self.passed]
+        return values
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -152,20 +175,26 @@ class OptimizedKernel:
         self.compiled = compiled  # triton.compiler.CompiledKernel
         self.args = args
         self.spec = spec
+        self._runners: dict[tuple[int, int, int], Callable[..., None]] = {}
 
     def __repr__(self) -> str:
         return f"OptimizedKernel({self.name!r}, {self.target}, ({', '.join(self.args.runtime)}))"
 
     def launcher(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Callable[[], None]:
         """Check and bind a call once; the returned function launches it (for timing loops)."""
-        grid3 = tuple(int(g) for g in grid) + (1,) * (3 - len(grid))
-        if len(grid3) != 3 or any(g < 1 for g in grid3):
-            raise EqsatError(f"grid must be 1 to 3 positive integers, got {tuple(grid)}", file=str(self.path))
+        grid3 = _grid3(grid, str(self.path))
         bound = self.args.bind(args, kwargs, str(self.path))
-        if getattr(self.compiled.metadata, "global_scratch_size", 0):
-            ensure_allocator()
-        runner = self.compiled[grid3]
+        runner = self.runner(grid3)
         return lambda: runner(*bound)
+
+    def runner(self, grid3: tuple[int, int, int]) -> Callable[..., None]:
+        """`compiled[grid]` (needs a GPU), kept per grid so that repeated calls do not rebuild it."""
+        got = self._runners.get(grid3)
+        if got is None:
+            if getattr(self.compiled.metadata, "global_scratch_size", 0):
+                ensure_allocator()
+            got = self._runners[grid3] = self.compiled[grid3]
+        return got
 
     def __call__(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> None:
         self.launcher(*args, grid=grid, **kwargs)()
@@ -208,11 +237,187 @@ def compile_ttgir(path: Path, target_name: str, spec: KernelSpec | None) -> Any:
     return compiled
 
 
-def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.ttgir") -> OptimizedKernel:
-    """Compile `plan_dir/optimized.ttgir` (or `ttgir`) and map the original kernel's arguments onto it.
+def _grid3(grid: Sequence[int], label: str) -> tuple[int, int, int]:
+    grid3 = tuple(int(g) for g in grid) + (1,) * (3 - len(grid))
+    if len(grid3) != 3 or any(g < 1 for g in grid3):
+        raise EqsatError(f"grid must be 1 to 3 positive integers, got {tuple(grid)}", file=label)
+    return grid3  # type: ignore[return-value]
+
+
+def load_ttgir(path: Path, target_name: str, spec: KernelSpec | None, name: str,
+               compiled_by_text: dict[str, Any] | None = None) -> OptimizedKernel:
+    """One TTGIR file compiled and mapped onto the original kernel's arguments (identical texts compiled
+    once through `compiled_by_text`)."""
+    text = path.read_text()
+    cache = compiled_by_text if compiled_by_text is not None else {}
+    compiled = cache.get(text)
+    if compiled is None:
+        compiled = cache[text] = compile_ttgir(path, target_name, spec)
+    amap = argument_map(spec, text, list(compiled.src.signature.values()), str(path))
+    return OptimizedKernel(name, target_name, path, compiled, amap, spec)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A guarded version of a plan: its kernel runs when every guard holds on the call's arguments."""
+
+    name: str
+    guards: tuple[dict[str, Any], ...]
+    kernel: OptimizedKernel
+    predicted_ns: float | None = None
+    fallback_ns: float | None = None
+
+
+@dataclass
+class Bucket:
+    """One shape bucket of a plan folder: its production shape, versions and unguarded fallback."""
+
+    name: str
+    plan_dir: Path
+    launch: dict[str, Any] | None
+    versions: list[Version]
+    fallback: OptimizedKernel
+
+    def shape(self) -> tuple[dict[str, int], tuple[int, ...]]:
+        """(integer arguments, grid) of its production shape."""
+        if not self.launch:
+            return {}, ()
+        ints = {k: v for k, v in self.launch.get("args", {}).items()
+                if isinstance(v, int) and not isinstance(v, bool)}
+        grid = tuple(self.launch.get("grid", [])) + (1,) * (3 - len(self.launch.get("grid", [])))
+        return ints, grid
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one call launches: the bucket, the version (None: the fallback), the kernel, its arguments."""
+
+    bucket: str
+    version: str | None
+    kernel: OptimizedKernel
+    bound: list[Any]
+    grid: tuple[int, int, int]
+
+
+def _log_distance(a: int, b: int) -> float:
+    return abs(math.log2(max(1, abs(a))) - math.log2(max(1, abs(b)))) + (0.0 if a == b else 1e-9)
+
+
+def pick_bucket(buckets: Sequence[Bucket], values: dict[str, Any], grid3: tuple[int, int, int]) -> Bucket:
+    """The bucket whose production shape is nearest the call (module doc); the first on ties."""
+    if len(buckets) == 1:
+        return buckets[0]
+    best, best_d = buckets[0], math.inf
+    for b in buckets:
+        ints, grid = b.shape()
+        d = sum(_log_distance(int(values[k]), v) for k, v in ints.items()
+                if isinstance(values.get(k), int) and not isinstance(values.get(k), bool))
+        d += sum(_log_distance(g, h) for g, h in zip(grid3, grid, strict=False))
+        if d < best_d:
+            best, best_d = b, d
+    return best
+
+
+class DispatchingKernel:
+    """The kernels of a plan folder (every shape bucket's versions and fallback), one picked per call."""
+
+    def __init__(self, name: str, target: str, spec: KernelSpec | None, buckets: list[Bucket]) -> None:
+        self.name = name
+        self.target = target
+        self.spec = spec
+        self.buckets = buckets
+        primary = buckets[0].fallback
+        self.path = primary.path
+        self.compiled = primary.compiled  # the primary bucket's fallback (unguarded optimized.ttgir)
+        self.args = primary.args
+        self.label = str(self.path)
+
+    def __repr__(self) -> str:
+        versions = sum(len(b.versions) for b in self.buckets)
+        return (f"DispatchingKernel({self.name!r}, {self.target}, ({', '.join(self.args.runtime)}), "
+                f"{len(self.buckets)} bucket(s), {versions} version(s))")
+
+    def select(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Selection:
+        """The bucket, version and kernel a call `k(*args, grid=grid, **kwargs)` launches (no launch)."""
+        grid3 = _grid3(grid, self.label)
+        values = self.args.values(args, kwargs, self.label)
+        bucket = pick_bucket(self.buckets, values, grid3)
+        for v in bucket.versions:
+            if guards_hold(v.guards, values):
+                bound = [values[n] for n in v.kernel.args.passed]
+                return Selection(bucket.name, v.name, v.kernel, bound, grid3)
+        fb = bucket.fallback
+        return Selection(bucket.name, None, fb, [values[n] for n in fb.args.passed], grid3)
+
+    def launcher(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Callable[[], None]:
+        """Dispatch a call once; the returned function launches the picked kernel (for timing loops)."""
+        sel = self.select(*args, grid=grid, **kwargs)
+        runner, bound = sel.kernel.runner(sel.grid), sel.bound
+        return lambda: runner(*bound)
+
+    def __call__(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Selection:
+        """Dispatch and launch; returns what was launched."""
+        sel = self.select(*args, grid=grid, **kwargs)
+        sel.kernel.runner(sel.grid)(*sel.bound)
+        return sel
+
+
+def _versions(plan_dir: Path, target: str, spec: KernelSpec | None, name: str, fallback: OptimizedKernel,
+              compiled: dict[str, Any]) -> list[Version]:
+    """The plan.json `versions` of a plan folder, each compiled; malformed entries are one error line."""
+    plan_path = plan_dir / "plan.json"
+    if not plan_path.is_file():
+        return []
+    try:
+        plan = json.loads(plan_path.read_text())
+    except json.JSONDecodeError as e:
+        raise EqsatError(f"malformed JSON: {e.msg}", file=str(plan_path), line=e.lineno,
+                         column=e.colno) from None
+    entries = plan.get("versions") if isinstance(plan, dict) else None
+    if not entries:
+        return []
+    if not isinstance(entries, list):
+        raise EqsatError("plan.json: 'versions' must be a list", file=str(plan_path))
+    out = []
+    for i, v in enumerate(entries):
+        where = f"plan.json: versions[{i}]"
+        if not isinstance(v, dict) or not isinstance(v.get("ttgir"), str) \
+                or not isinstance(v.get("guards"), list) or not v["guards"]:
+            raise EqsatError(f"{where} needs 'ttgir' (a path) and a non-empty 'guards' list",
+                             file=str(plan_path))
+        for g in v["guards"]:
+            kind = g.get("kind") if isinstance(g, dict) else None
+            if kind not in GUARD_KINDS or not isinstance(g.get(GUARD_KINDS[kind]), int) \
+                    or isinstance(g.get(GUARD_KINDS[kind]), bool):
+                raise EqsatError(f"{where}: bad guard {g!r} (kinds: "
+                                 f"{', '.join(f'{k} {{{f}}}' for k, f in GUARD_KINDS.items())})",
+                                 file=str(plan_path))
+            if g.get("arg") not in fallback.args.runtime:
+                raise EqsatError(f"{where}: guard on {g.get('arg')!r}, which is not a runtime argument "
+                                 f"({', '.join(fallback.args.runtime)})", file=str(plan_path))
+        path = (plan_dir / v["ttgir"]).resolve()
+        if not path.is_relative_to(plan_dir.resolve()) or not path.is_file():
+            raise EqsatError(f"{where}: no TTGIR file {v['ttgir']!r} in the plan folder", file=str(plan_path))
+        kernel = load_ttgir(path, target, spec, name, compiled)
+        if kernel.args.passed != fallback.args.passed:
+            raise EqsatError(f"{where}: the version takes ({', '.join(kernel.args.passed)}), the fallback "
+                             f"({', '.join(fallback.args.passed)})", file=str(path))
+        out.append(Version(str(v.get("name") or v["ttgir"]), tuple(dict(g) for g in v["guards"]), kernel,
+                           _float(v.get("predicted_ns")), _float(v.get("fallback_ns"))))
+    return out
+
+
+def _float(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.ttgir") -> DispatchingKernel:
+    """Compile every kernel of a plan folder and dispatch calls among them (module doc).
 
     The target is the plan folder's name (`.../<kernel>/<target>`); `spec.json` beside it, if any, gives
-    the original kernel's signature and specialization (its paths relative to `root`).
+    the original kernel's signature, specialization and production shapes (its paths relative to `root`).
+    Per shape bucket: its `ttgir` (default `optimized.ttgir`: the fallback) and plan.json's `versions`.
+    With `ttgir` other than the default, that file alone is loaded (no versions, no other buckets).
     """
     d = Path(plan_dir)
     if not d.is_dir():
@@ -223,7 +428,15 @@ def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.t
     target_name = d.name
     get_target(target_name)
     spec = read_spec(d, root)
-    compiled = compile_ttgir(path, target_name, spec)
-    amap = argument_map(spec, path.read_text(), list(compiled.src.signature.values()), str(path))
     name = spec.name if spec is not None else d.parent.name
-    return OptimizedKernel(name, target_name, path, compiled, amap, spec)
+    compiled: dict[str, Any] = {}
+    if ttgir != "optimized.ttgir":
+        only = load_ttgir(path, target_name, spec, name, compiled)
+        return DispatchingKernel(name, target_name, spec, [Bucket("launch", d, spec.launch if spec else None,
+                                                                  [], only)])
+    buckets = []
+    for bucket, bdir, launch in plan_buckets(d, spec):
+        fallback = load_ttgir(bdir / ttgir, target_name, spec, name, compiled)
+        buckets.append(Bucket(bucket, bdir, launch,
+                              _versions(bdir, target_name, spec, name, fallback, compiled), fallback))
+    return DispatchingKernel(name, target_name, spec, buckets)

@@ -77,7 +77,8 @@ def _bucket_row(row: dict[str, Any], name: str, sub: str) -> dict[str, Any]:
     return {"bucket": name, "dir": sub, **{k: row.get(k) for k in _BUCKET_ROW_FIELDS}}
 
 
-def plan_buckets(plan_dir: str | Path, spec: KernelSpec | None) -> list[tuple[str, Path, dict[str, Any] | None]]:
+def plan_buckets(plan_dir: str | Path, spec: KernelSpec | None
+                 ) -> list[tuple[str, Path, dict[str, Any] | None]]:
     """(bucket name, plan folder, launch table) of every bucket of a primary plan folder, primary first.
 
     The buckets are the spec's production shapes whose folders exist (`buckets/<name>/` with an
@@ -200,11 +201,12 @@ def read_run(run_dir: str | Path) -> list[RunEntry]:
     return entries
 
 
-def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT) -> KernelSpec | None:
+def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT, target: str | None = None) -> KernelSpec | None:
     """The `spec.json` of a plan folder as a `KernelSpec`, or None where there is none (IR-file kernels).
 
-    The plan folder is `<kernel>/<target>`: the spec's `per_target` overrides for that target are applied
-    (`KernelSpec.for_target`), so the launch, constexprs and options are the ones compiled for it."""
+    The plan folder is `<kernel>/<target>` (or a bucket folder under it: give `target`): the spec's
+    `per_target` overrides for that target are applied (`KernelSpec.for_target`), so the launch,
+    constexprs and options are the ones compiled for it."""
     path = Path(plan_dir) / "spec.json"
     if not path.is_file():
         return None
@@ -213,4 +215,4 @@ def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT) -> KernelSpec | None
     except json.JSONDecodeError as e:
         raise EqsatError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno, column=e.colno) from None
     spec = spec_from_json(data, str(path), root)
-    return spec.for_target(Path(plan_dir).resolve().name)
+    return spec.for_target(target or Path(plan_dir).resolve().name)

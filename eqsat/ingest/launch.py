@@ -36,9 +36,9 @@ own generator seeded by the seed and a CRC of its name, so adding or reordering 
 another argument's values, and `build_args` on a GPU gives the same values as `launch_tensors` on the CPU.
 
 `check_consistency` says whether a spec's specialization is the one Triton 3.6's JIT would derive from
-these arguments (the `launch`, the `bench` and every production shape) (torch allocations are 256-byte aligned, so a pointer is 16-byte aligned unless
-`offset * itemsize` is not a multiple of 16). This module imports only the standard library; torch is
-imported lazily by the functions that build tensors.
+these arguments: the `launch`, the `bench` and every production shape (torch allocations are 256-byte
+aligned, so a pointer is 16-byte aligned unless `offset * itemsize` is not a multiple of 16). This
+module imports only the standard library; torch is imported lazily by the functions that build tensors.
 """
 
 from __future__ import annotations

@@ -486,7 +486,8 @@ def resolve_shapes(shapes: Any, launch: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for i, s in enumerate(shapes or []):
         s = s if isinstance(s, dict) else {}
-        table: dict[str, Any] = {"name": s.get("name", f"shape{i}"), "grid": s.get("grid", launch.get("grid"))}
+        table: dict[str, Any] = {"name": s.get("name", f"shape{i}"),
+                                 "grid": s.get("grid", launch.get("grid"))}
         args = s.get("args", {})
         table["args"] = {**launch.get("args", {}), **(args if isinstance(args, dict) else {})}
         if "allocator" in launch:
