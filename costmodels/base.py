@@ -179,6 +179,13 @@ class CostModel(ABC):
         total.info["ops"] = {i: c.to_json() for i, c in per_op.items()}
         return total
 
+    def kernel_time(self, kernel: Mapping[str, Any]) -> Cost:
+        """The whole kernel's time: max(memory, instruction issue + other on-SM work)
+        (eqsat.costmodels.issue); what decides whether a guarded version pays."""
+        from eqsat.costmodels.issue import kernel_time
+
+        return kernel_time(self, kernel)
+
 
 _MODELS: dict[str, type[CostModel]] = {}
 
