@@ -8,9 +8,11 @@ Reads a measurement file written by `gpu_shared_counters.py` (committed as
   compiled with, times the CTAs of the launch; compared with `l1tex__data_pipe_lsu_wavefronts_mem_shared_
   op_{st,ld}.sum`, the bank-conflict counters (ncu: conflicts = wavefronts - ideal) and the executed
   shared instructions; Triton's own per-wavefront count (Gluon `bank_conflicts`, via libtriton) is listed
-  beside the model's for swizzled buffers. Ordering: does the model's cost order of the variants of a
-  family (total wavefronts, and `convert_via_shared` nanoseconds when the target model has it) equal the
-  measured order of time and of wavefronts (Kendall tau-b, and the pairs that disagree beyond noise)?
+  beside the model's (`triton_conflicts`, Triton's formula) and the simulated worst-phase excess
+  (`phase_conflicts`, what the hardware serves) for swizzled buffers. Ordering: does the model's cost
+  order of the variants of a family (total wavefronts, and `convert_via_shared` nanoseconds when the
+  target model has it) equal the measured order of time and of wavefronts (Kendall tau-b, and the pairs
+  that disagree beyond noise)?
 * corpus kernels: `model_for("h100").kernel_cost(dm_json)` summed over ops (`shared_wavefronts`,
   `shared_conflicts`), compared with the launch's measured ld+st wavefronts and conflicts.
 
@@ -97,7 +99,7 @@ def predict_variant(params: Any, rec: Mapping[str, Any]) -> dict[str, Any]:
         a = shared_access(params, reg, enc["shared"], rec["tile"], dtype, direction)
         out[direction] = {"instruction": a.instruction, "instructions": a.instructions * a.warps,
                           "wavefronts": a.wavefronts, "ideal": a.ideal_wavefronts, "conflicts": a.conflicts,
-                          "triton_conflicts": a.triton_conflicts}
+                          "triton_conflicts": a.triton_conflicts, "phase_conflicts": a.phase_conflicts}
     return out
 
 
@@ -353,11 +355,12 @@ def write_markdown(path: Path, report: Mapping[str, Any]) -> None:
     lines += ["## Summary", "", "```", json.dumps(s, indent=1), "```", ""]
     lines += ["## Transpose variants (per CTA; predicted / measured)", "",
               "| variant | st instr | st wavefronts | st conflicts | ld instr | ld wavefronts | ld conflicts "
-              "| ld wf small grid | Triton conflicts st/ld | model st/ld | time us |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| ld wf small grid | Triton conflicts st/ld | model Triton st/ld | model phase st/ld "
+              "| time us |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in report["variants"].items():
         if "measured" not in r:
-            lines.append(f"| {name} | {r.get('error', '-')} |||||||||| ")
+            lines.append(f"| {name} | {r.get('error', '-')} ||||||||||| ")
             continue
         p, m = r["predicted"], r["measured"]
         small = next(iter(r.get("measured_at", {}).values()), None)
@@ -373,6 +376,7 @@ def write_markdown(path: Path, report: Mapping[str, Any]) -> None:
             f"| {_f(small['load']['wavefronts'], 1) if small else '-'} "
             f"| {tri_text} "
             f"| {p['store']['triton_conflicts']}/{p['load']['triton_conflicts']} "
+            f"| {p['store']['phase_conflicts']}/{p['load']['phase_conflicts']} "
             f"| {', '.join(_f(t) for t in r['times_us'])} |")
     lines += ["", "## Orderings within each family", ""]
     for fam, res in report["orderings"].items():
