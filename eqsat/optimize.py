@@ -64,6 +64,7 @@ class OptimizeResult:
     encoded: Any  # EncodedKernel
     graph: Any  # SerializedEGraph
     schedule: ScheduleReport
+    version_texts: dict[str, str] = field(default_factory=dict)  # slug -> TTGIR of each plan version
 
 
 def rule_families(selection: Any = None) -> list[Any]:
@@ -74,12 +75,16 @@ def rule_families(selection: Any = None) -> list[Any]:
 
 
 def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = None,
-                    grid: list[int] | None = None, module: Any = None) -> OptimizeResult:
+                    grid: list[int] | None = None, module: Any = None,
+                    launch: dict[str, Any] | None = None) -> OptimizeResult:
     """Saturate, extract and decode one kernel (a KernelIR with its dm, or a dm JSON dict) on `target`.
     `grid` (the launch's program grid, when known) scales every node price to the same number of CTAs.
     `module` (the parsed TTGIR the dm was lifted from; a KernelIR brings its own) makes every extracted
     plan one the lowering applies: a plan whose lowering refuses a choice is extracted again without the
-    refused e-node (`extraction["lowering"]`), up to `MAX_LOWERING_ROUNDS` times, else the identity."""
+    refused e-node (`extraction["lowering"]`), up to `MAX_LOWERING_ROUNDS` times, else the identity.
+    With `module`, guarded versions are planned too (eqsat.guarded_versions: the specialize family's
+    candidates, extracted again with their guards assumed, kept when the kernel-time model says they pay);
+    `launch` (grid and integer arguments) picks guards that hold at its values."""
     from eqsat.costmodels.base import model_for
     from eqsat.egraph.costs import GraphPrices, NodePricer
     from eqsat.egraph.encode import encode_kernel
@@ -98,10 +103,16 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
     except KeyError as e:
         raise EqsatError(str(e).strip("'\"")) from None
     t0 = time.perf_counter()
+    families = rule_families(opts.rules) if opts.use_rules else []
+    version_cands: dict[str, Any] = {}
+    if module is not None and any(f.name == "specialize" for f in families):
+        version_cands = _version_candidates(module, kernel_json, launch)
+        if version_cands:
+            facts = {k: {"ops": v["ops"]} for k, v in version_cands.items()}
+            kernel_json = {**kernel_json, "specialize": facts}
     enc = encode_kernel(kernel_json, target)
     if enc.root is None:
         raise EqsatError(f"kernel {enc.name} has no effect to optimize")
-    families = rule_families(opts.rules) if opts.use_rules else []
     phases = [Phase(f.name, [f.ruleset], seed=_seeder(f, enc, model)) for f in families]
     report = run_schedule(enc.egraph, phases, opts.limits)
 
@@ -144,7 +155,65 @@ def optimize_kernel(kernel: Any, target: str, options: OptimizeOptions | None = 
                         "families": [f.name for f in families], "rule_set": _rule_set(opts),
                         "total_seconds": round(time.perf_counter() - t0, 4)},
                 extraction=extraction)
-    return OptimizeResult(plan, enc, graph, report)
+    texts: dict[str, str] = {}
+    if version_cands:
+        def extract_under(assumed: frozenset[str]) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+            pv = NodePricer(model, kernel_json)
+            pv.assumed = assumed
+            gp = GraphPrices(graph, pv)
+            for nid, why in prices.banned.items():
+                gp.ban(nid, why)
+            # the version issues its candidate accesses specialized (whether that pays is the kernel-time
+            # model's call, costmodels/issue.py): their plain forms are not extracted in it
+            ops = {int(o) for k in assumed for o in version_cands[k]["ops"]}
+            for nid, node in graph.nodes.items():
+                if node.head in ("Tile.load", "Sink.store") and int(graph.text(node.children[0])) in ops:
+                    gp.ban(nid, "issued specialized in this version")
+            b_ns = dag_cost(graph, original, root, gp)
+            sel, _, ext = _extract(enc, graph, gp, pv, root, original, b_ns, opts)
+            ch, _ = _decode(enc, graph, gp, root, original, sel, rule_kinds, report)
+            return ch, _selected_cost(graph, gp, sel, root), ext
+
+        texts = _plan_versions(plan, version_cands, module, kernel_json, target, model, extract_under, launch,
+                               opts)
+    return OptimizeResult(plan, enc, graph, report, texts)
+
+
+def _version_candidates(module: Any, kernel_json: dict[str, Any], launch: dict[str, Any] | None
+                        ) -> dict[str, Any]:
+    from eqsat.guarded_versions import candidates
+
+    try:
+        return candidates(module, kernel_json, launch)
+    except (EqsatError, ValueError, KeyError, IndexError, AttributeError, TypeError):
+        return {}  # no facts for this kernel: no versions (the fallback plan is unaffected)
+
+
+def _plan_versions(plan: Plan, cands: dict[str, Any], module: Any, kernel_json: dict[str, Any], target: str,
+                   model: Any, extract_under: Callable[..., Any], launch: dict[str, Any] | None,
+                   opts: OptimizeOptions) -> dict[str, str]:
+    """Fill `plan.versions` / `plan.rejected_versions`; return each kept version's TTGIR by slug."""
+    from eqsat.guarded_versions import build_version
+    from eqsat.ir.printer import print_ttgir
+
+    if plan.is_identity:
+        fallback_text = print_ttgir(module)
+    else:
+        from eqsat.lowering import lower
+
+        fallback_text = print_ttgir(lower(module, plan))
+    texts: dict[str, str] = {}
+    for key, cand in sorted(cands.items(), key=lambda kv: (-len(kv[1]["guards"]), kv[0])):
+        record, text = build_version(key, cand, module=module, kernel_json=kernel_json, target=target,
+                                     model=model, extract=extract_under, fallback_text=fallback_text,
+                                     launch=launch,
+                                     margin=lambda ns: max(opts.min_gain_ns, opts.min_gain_frac * ns))
+        if text is None:
+            plan.rejected_versions.append(record)
+        else:
+            plan.versions.append(record)
+            texts[record["slug"]] = text
+    return texts
 
 
 MAX_LOWERING_ROUNDS = 4  # re-extractions after the lowering refused a choice, before the identity plan
@@ -558,8 +627,10 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
     label = f"{task.source}:{task.name}[{task.target}].ttgir"
     module = parse_ttgir(task.ttgir, label)
     dm = lift_module(module, kernel=task.name, target=task.target, launch=Launch.from_manifest(task.launch))
-    result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"), module=module)
+    result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"), module=module,
+                             launch=task.launch)
     plan = result.plan
+    _write_versions(kdir, plan, result.version_texts, task)
     plan.save(kdir / "plan.json")
     if options.dump_egraph:
         from eqsat.egraph.dump import write_dumps
@@ -585,6 +656,26 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
             "seconds": round(time.perf_counter() - t0, 4), "error": None,
             "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices),
             "rule_set": plan.egraph.get("rule_set")}
+
+
+def _write_versions(kdir: Path, plan: Plan, texts: dict[str, str], task: Task) -> None:
+    """Write each version's TTGIR to `versions/<slug>.ttgir` after compiling it for the target; a version
+    Triton does not compile is moved to `rejected_versions` with the reason."""
+    from eqsat.lowering.machine_code import compile_text
+
+    kept = []
+    for v in plan.versions:
+        text = texts[v["slug"]]
+        try:
+            compile_text(text, task.target, task.name)
+        except EqsatError as e:
+            plan.rejected_versions.append({k: v[k] for k in ("name", "slug", "guards")} |
+                                          {"reason": f"does not compile: {e.message}"})
+            continue
+        (kdir / "versions").mkdir(exist_ok=True)
+        (kdir / v["ttgir"]).write_text(text)
+        kept.append(v)
+    plan.versions = kept
 
 
 def _error_row(name: str, target: str, error: str | None, seconds: float,
