@@ -104,7 +104,8 @@ def build_version(key: str, cand: Mapping[str, Any], *, module: Any, kernel_json
         lowered = lower(module, Plan(name, target, {}, {}, choices))
     except LoweringError as e:
         return {**base, "reason": f"not lowerable: {e.message}"}, None
-    text = specialize_signature(print_ttgir(lowered), name, cand["divisible"])
+    text = specialize_signature(print_ttgir(lowered), None, cand["divisible"])  # the module's kernel: its
+    # tt.func is the @triton.jit function's name, not the manifest entry's
     grid = kernel_json.get("grid")
     fallback = model.kernel_time(lifted_json(fallback_text, name, target, launch, grid))
     version = model.kernel_time(lifted_json(text, name, target, launch, grid))

@@ -341,7 +341,19 @@ class DispatchingKernel:
         """The bucket, version and kernel a call `k(*args, grid=grid, **kwargs)` launches (no launch)."""
         grid3 = _grid3(grid, self.label)
         values = self.args.values(args, kwargs, self.label)
-        bucket = pick_bucket(self.buckets, values, grid3)
+        return self._in_bucket(pick_bucket(self.buckets, values, grid3), values, grid3)
+
+    def select_in(self, bucket_name: str, *args: Any, grid: Sequence[int], **kwargs: Any) -> Selection:
+        """`select` within the named bucket (its versions' guards, else its fallback), whatever the call's
+        shape: how a bench exercises both sides of a bucket's guards."""
+        bucket = next((b for b in self.buckets if b.name == bucket_name), None)
+        if bucket is None:
+            names = ", ".join(b.name for b in self.buckets)
+            raise EqsatError(f"no bucket {bucket_name!r} (buckets: {names})", file=self.label)
+        grid3 = _grid3(grid, self.label)
+        return self._in_bucket(bucket, self.args.values(args, kwargs, self.label), grid3)
+
+    def _in_bucket(self, bucket: Bucket, values: dict[str, Any], grid3: tuple[int, int, int]) -> Selection:
         for v in bucket.versions:
             if guards_hold(v.guards, values):
                 bound = [values[n] for n in v.kernel.args.passed]
@@ -351,7 +363,11 @@ class DispatchingKernel:
 
     def launcher(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Callable[[], None]:
         """Dispatch a call once; the returned function launches the picked kernel (for timing loops)."""
-        sel = self.select(*args, grid=grid, **kwargs)
+        return self.launch_of(self.select(*args, grid=grid, **kwargs))
+
+    @staticmethod
+    def launch_of(sel: Selection) -> Callable[[], None]:
+        """A function that launches a selection (prebound: no dispatch per launch)."""
         runner, bound = sel.kernel.runner(sel.grid), sel.bound
         return lambda: runner(*bound)
 
