@@ -96,7 +96,7 @@ def version_slug(guards: Sequence[Mapping[str, Any]]) -> str:
 
 
 # ------------------------------------------------------------------------------ the signature edit
-_FUNC = re.compile(r"tt\.func\s+(?:public\s+|private\s+)?@(?P<name>[\w$.]+)\s*\(")
+_FUNC = re.compile(r"^[ \t]*tt\.func\s+(?:public\s+|private\s+)?@(?P<name>[\w$.]+)\s*\(", re.M)
 
 
 def _signature_span(text: str, kernel: str | None) -> tuple[int, int]:
