@@ -1,7 +1,7 @@
 """The `eqsat` command line (the contract is in ../shared/design.md; options may grow, never change).
 
     eqsat ingest PATH... --target T [--target T2] --format ttgir|json|summary
-    eqsat cost|optimize|rules|bench|report ...   (modules in eqsat/commands/)
+    eqsat cost|optimize|rules|bench|calibrate|report ...   (modules in eqsat/commands/)
 
 Bad input prints one line `file:line:col: error: ...` on stderr and exits 2, never a traceback; with many
 kernels each bad one is reported and the others still run (exit 2 at the end if any failed). An internal

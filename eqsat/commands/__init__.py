@@ -11,6 +11,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eqsat.commands.optimize",
     "eqsat.commands.rules",
     "eqsat.commands.bench",
+    "eqsat.commands.calibrate",
     "eqsat.commands.report",
     "eqsat.commands.runs",
     "eqsat.commands.serve",

@@ -1,0 +1,332 @@
+"""Judge the cost model on the alternatives the e-graph holds, not only on the extracted plan (issue 13).
+
+CPU side (this machine: xdsl, egglog, z3). For every corpus kernel of a run directory (`eqsat optimize
+... --target h200 --out RUN`, its `input.ttgir` and `spec.json`), at the manifest's *bench* launch (the
+size the GPU times):
+
+    saturate + extract as `eqsat optimize` does        (eqsat.optimize.optimize_kernel)
+    for every e-class the input program selects, for every other e-node of that class:
+        selection = the input's, with that one class swapped (new child classes take their cheapest tree)
+        choices   = decode(selection)                   (eqsat.egraph.decode: the plan that swap means)
+        text      = lower(module, plan)                 (eqsat.lowering.apply: refused plans are recorded)
+        predicted = dag_cost(input) / dag_cost(selection)
+    plus the extracted plan itself; identical lowered texts are kept once
+
+and writes a folder per kernel for the GPU runner (`benchmarks/alternatives_gpu.py`):
+
+    OUT/<kernel>/h200/{input.ttgir, spec.json, vNN.ttgir, variants.json}
+
+`variants.json` lists each variant: its choices, the op kinds they touch, predicted cost before/after (ns,
+the model's movement time), and the predicted speedup. Per kernel at most `--per-kernel` variants are kept,
+spread over choice kinds and predicted speedups (the extracted plan always).
+
+    python benchmarks/alternatives.py prepare RUN --out runs/altE_h200 [--per-kernel 6] [--kernel NAME]
+    python benchmarks/alternatives.py report MEASURED.json [MEASURED2.json] --out benchmarks/results/alternatives_h200
+    python benchmarks/alternatives.py repredict MEASURED.json --out FILE.json   (prices again with the current model)
+
+`report` joins the GPU's measurements with the predictions and writes `.json` and `.md`: Kendall tau of
+predicted vs measured speedup, the sign agreement over pairs beyond noise, the median absolute error of
+predicted kernel time, and errors per op kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = "h200"
+
+
+# ------------------------------------------------------------------------------------------ enumeration
+def _complete(graph: Any, sel: dict[str, str], best_node: dict[str, str], root: str) -> dict[str, str] | None:
+    """`sel` with every reachable class lacking a node given its cheapest node; None on a cycle."""
+    from eqsat.egraph.extract import reachable_selected
+
+    out = dict(sel)
+    for _ in range(64):
+        try:
+            reach = reachable_selected(graph, {**{c: best_node[c] for c in graph.classes if c in best_node},
+                                               **out}, root)
+        except ValueError:
+            return None
+        missing = [c for c in reach if c not in out]
+        if not missing:
+            return out
+        for c in missing:
+            if c in best_node:
+                out[c] = best_node[c]
+            else:
+                return None
+    return None
+
+
+def _best_nodes(graph: Any, prices: Any) -> dict[str, str]:
+    from eqsat.egraph.extract import tree_costs
+
+    best = tree_costs(graph, prices)
+    out: dict[str, str] = {}
+    for cid, nids in graph.classes.items():
+        scored = [(prices(n) + sum(best[ch] for ch in graph.nodes[n].children), n) for n in nids]
+        scored = [s for s in scored if math.isfinite(s[0])]
+        if scored:
+            out[cid] = min(scored)[1]
+    return out
+
+
+def _op_kinds(choices: list[Any], ops: dict[int, Any]) -> list[str]:
+    return sorted({f"{c.kind}:{ops.get(c.op, {}).get('kind', '?')}" for c in choices})
+
+
+def _label(choices: list[Any]) -> str:
+    parts = []
+    for c in choices:
+        p = c.params
+        detail = p.get("strategy") or p.get("path") or p.get("mode") or ""
+        parts.append(f"{c.kind}({c.op}{':' + str(detail) if detail else ''})")
+    return " + ".join(parts)
+
+
+def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict[str, Any]:
+    """Every single-swap alternative of one kernel, lowered: {"kernel", "before_ns", "variants": [...]}.
+    Each variant: choices (plan JSON), label, kinds, after_ns, predicted_speedup, text (lowered TTGIR)."""
+    from eqsat.costmodels.base import model_for
+    from eqsat.dm.lift import Launch, lift_module
+    from eqsat.egraph.costs import GraphPrices, NodePricer
+    from eqsat.egraph.decode import DecodeContext, decode
+    from eqsat.egraph.extract import dag_cost, reachable_selected, term_selection
+    from eqsat.ir.parser import parse_ttgir
+    from eqsat.ir.printer import print_ttgir
+    from eqsat.lowering.apply import lower
+    from eqsat.lowering.edits import LoweringError
+    from eqsat.lowering.irtext import strip_locations
+    from eqsat.optimize import OptimizeOptions, _kernel_json, optimize_kernel, rule_families
+    from eqsat.plan import Plan
+
+    spec = json.loads((kdir / "spec.json").read_text())
+    launch = spec.get("bench") or spec.get("launch")
+    ttgir = (kdir / "input.ttgir").read_text()
+    module = parse_ttgir(ttgir, str(kdir / "input.ttgir"))
+    dm = lift_module(module, kernel=spec["name"], target=target, launch=Launch.from_manifest(launch))
+    opts = OptimizeOptions()
+    grid = (launch or {}).get("grid")
+    result = optimize_kernel(dm, target, opts, grid=grid, module=module)
+    enc, graph = result.encoded, result.graph
+    kernel_json = _kernel_json(dm, target)
+    if grid and not kernel_json.get("grid"):
+        kernel_json = {**kernel_json, "grid": [int(g) for g in grid]}
+    prices = GraphPrices(graph, NodePricer(model_for(target), kernel_json))
+    root, original = term_selection(graph, enc.root)
+    before = dag_cost(graph, original, root, prices)
+    best_node = _best_nodes(graph, prices)
+    families = rule_families(opts.rules)
+    rule_kinds = {r.name: getattr(r, "plan_choice", "") for f in families for r in f.rules}
+    ops = {o["id"]: o for o in kernel_json["ops"]}
+    base_text = strip_locations(print_ttgir(module))
+    seen: dict[str, dict[str, Any]] = {}
+    refused: list[str] = []
+    candidates: list[tuple[dict[str, str], str]] = []
+    if result.plan.choices:
+        candidates.append(({}, "extracted"))
+    for cid in reachable_selected(graph, original, root):
+        if graph.sorts.get(cid) not in ("Tile", "Smem", "Sink"):
+            continue
+        for nid in graph.classes[cid]:
+            if nid != original.get(cid):
+                candidates.append(({cid: nid}, "swap"))
+    for swap, how in candidates:
+        if how == "extracted":
+            choices = result.plan.choices
+            sel = None
+        else:
+            sel = _complete(graph, {**original, **swap}, best_node, root)
+            if sel is None:
+                continue
+            ctx = DecodeContext(enc, graph, prices, root, original, sel, rule_kinds,
+                                result.schedule.rule_matches)
+            try:
+                choices = decode(ctx)
+            except Exception as e:  # noqa: BLE001 - a selection the decoder cannot express
+                refused.append(f"decode: {type(e).__name__}: {e}")
+                continue
+        if not choices:
+            continue
+        after = (dag_cost(graph, sel, root, prices) if sel is not None
+                 else result.plan.cost_after.get("total_ns"))
+        if after is None or not math.isfinite(after):
+            continue
+        plan = Plan(kernel=spec["name"], target=target, cost_before={}, cost_after={}, choices=choices)
+        try:
+            text = print_ttgir(lower(module, plan))
+        except LoweringError as e:
+            refused.append(e.message)
+            continue
+        key = strip_locations(text)
+        if key == base_text:
+            continue
+        rec = {"label": _label(choices), "how": how, "kinds": _op_kinds(choices, ops),
+               "choices": [dict(op=c.op, kind=c.kind, params=c.params) for c in choices],
+               "after_ns": round(after, 3), "predicted_speedup": before / after if after > 0 else None,
+               "text": text}
+        if key in seen:
+            if how == "extracted":
+                seen[key]["how"] = "extracted"
+            continue
+        seen[key] = rec
+    log(f"{spec['name']}: before {before:.1f} ns, {len(candidates)} candidates, {len(seen)} distinct "
+        f"lowered variants, {len(refused)} refused")
+    return {"kernel": spec["name"], "before_ns": round(before, 3), "grid": grid,
+            "variants": list(seen.values()), "refused": refused[:20]}
+
+
+def pick(variants: list[dict[str, Any]], per_kernel: int) -> list[dict[str, Any]]:
+    """At most `per_kernel` variants spread over choice-kind signatures and predicted speedups: the
+    extracted one, then round robin over signatures taking the extremes and the middle of each."""
+    if len(variants) <= per_kernel:
+        return variants
+    out = [v for v in variants if v["how"] == "extracted"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for v in variants:
+        if v["how"] != "extracted":
+            groups.setdefault(" ".join(v["kinds"]), []).append(v)
+    queues = []
+    for g in groups.values():
+        g.sort(key=lambda v: v["predicted_speedup"] or 0)
+        order = [g[-1], g[0], g[len(g) // 2]] + g[1:-1]
+        uniq: list[dict[str, Any]] = []
+        for v in order:
+            if all(v is not u for u in uniq):
+                uniq.append(v)
+        queues.append(uniq)
+    while len(out) < per_kernel and any(queues):
+        for q in queues:
+            if q and len(out) < per_kernel:
+                out.append(q.pop(0))
+    return out
+
+
+def prepare(run_dir: Path, out: Path, per_kernel: int, kernels: list[str] | None) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for kdir in sorted(run_dir.glob(f"*/{TARGET}")):
+        if not (kdir / "spec.json").is_file():
+            continue
+        spec = json.loads((kdir / "spec.json").read_text())
+        if kernels and spec["name"] not in kernels:
+            continue
+        if not (spec.get("bench") or spec.get("launch")):
+            continue
+        if "project" not in str(spec.get("path") or spec.get("file") or ""):
+            continue  # the GPU machine imports only the project's own kernels (no liger/fla there)
+        try:
+            res = enumerate_kernel(kdir)
+        except Exception as e:  # noqa: BLE001 - one kernel fails alone
+            print(f"{spec['name']}: {type(e).__name__}: {str(e).splitlines()[0][:200]}", file=sys.stderr)
+            continue
+        chosen = pick(res["variants"], per_kernel)
+        if not chosen:
+            continue
+        dst = out / kdir.parent.name / TARGET
+        dst.mkdir(parents=True, exist_ok=True)
+        (dst / "input.ttgir").write_text((kdir / "input.ttgir").read_text())
+        (dst / "spec.json").write_text((kdir / "spec.json").read_text())
+        listed = []
+        for i, v in enumerate(chosen):
+            name = f"v{i:02d}.ttgir"
+            (dst / name).write_text(v["text"])
+            listed.append({**{k: x for k, x in v.items() if k != "text"}, "file": name})
+        meta = {"kernel": res["kernel"], "before_ns": res["before_ns"], "grid": res["grid"],
+                "variants": listed, "available": len(res["variants"]), "refused": res["refused"]}
+        (dst / "variants.json").write_text(json.dumps(meta, indent=2) + "\n")
+        index.append({"kernel": res["kernel"], "dir": str(dst.relative_to(out)), "variants": len(listed),
+                      "available": len(res["variants"])})
+    (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    total = sum(i["variants"] for i in index)
+    print(f"{len(index)} kernels, {total} variants -> {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ statistics
+def kendall_tau(xs: list[float], ys: list[float]) -> float | None:
+    """Kendall tau-b (ties in either list handled); None under 3 pairs."""
+    n = len(xs)
+    if n < 3:
+        return None
+    conc = disc = tx = ty = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = xs[i] - xs[j]
+            dy = ys[i] - ys[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif (dx > 0) == (dy > 0):
+                conc += 1
+            else:
+                disc += 1
+    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
+    return None if denom == 0 else (conc - disc) / denom
+
+
+def sign_agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Over variants measured beyond noise (|measured speedup - 1| > noise), the fraction whose predicted
+    faster/slower sign matches; variants within noise are listed apart."""
+    beyond = [r for r in rows if abs(r["measured_speedup"] - 1) > r["noise_threshold"]]
+    right = [r for r in beyond if (r["predicted_speedup"] > 1) == (r["measured_speedup"] > 1)]
+    return {"beyond_noise": len(beyond), "right": len(right),
+            "fraction": len(right) / len(beyond) if beyond else None}
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ps = [r["predicted_speedup"] for r in rows]
+    ms = [r["measured_speedup"] for r in rows]
+    errs = [abs(r["predicted_ns"] - r["measured_ns"]) / r["measured_ns"] for r in rows
+            if r.get("predicted_ns") and r.get("measured_ns")]
+    kernel_errs = {}
+    for r in rows:
+        if r.get("baseline_predicted_ns") and r.get("baseline_ns"):
+            kernel_errs[r["kernel"]] = abs(r["baseline_predicted_ns"] - r["baseline_ns"]) / r["baseline_ns"]
+    per_kind: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for k in r["kinds"]:
+            per_kind.setdefault(k, []).append(r)  # type: ignore[arg-type]
+    kinds = {}
+    for k, rs in sorted(per_kind.items()):  # type: ignore[assignment]
+        e = [math.log(r["predicted_speedup"] / r["measured_speedup"]) for r in rs]
+        kinds[k] = {"n": len(rs), "median_log_error": statistics.median(e),
+                    "median_abs_speedup_error": statistics.median(abs(r["predicted_speedup"]
+                                                                      - r["measured_speedup"]) for r in rs),
+                    "sign": sign_agreement(rs),
+                    "tau": kendall_tau([r["predicted_speedup"] for r in rs],
+                                       [r["measured_speedup"] for r in rs])}
+    return {"n": len(rows), "kernels": len({r["kernel"] for r in rows}),
+            "kendall_tau": kendall_tau(ps, ms), "sign": sign_agreement(rows),
+            "median_abs_time_error_variants": statistics.median(errs) if errs else None,
+            "median_abs_time_error_kernels": statistics.median(kernel_errs.values()) if kernel_errs else None,
+            "per_kind": kinds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="alternatives.py", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--per-kernel", type=int, default=6)
+    p.add_argument("--kernel", action="append")
+    args = ap.parse_args(argv)
+    if args.cmd == "prepare":
+        return prepare(args.run_dir, args.out, args.per_kernel, args.kernel)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
