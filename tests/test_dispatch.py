@@ -167,3 +167,26 @@ def test_mi300x_versions_compile(tmp_path: Path) -> None:
     x = torch.empty(64, dtype=torch.bfloat16)
     want = VERSIONS[0][0] if x.data_ptr() % 64 == 0 else VERSIONS[1][0]
     assert k.select(x, x, x, x, 5000, 5000, 1e-6, grid=(1,)).version == want
+
+
+def test_gpu_side_dispatch_imports_no_xdsl_or_egglog(versioned: Path) -> None:
+    """The dispatching loader and benchmarks/gpu_versions.py import, and a versioned plan compiles and
+    dispatches, with xdsl, egglog, z3 and networkx refused (what the GPU machine lacks)."""
+    import subprocess
+    import sys
+
+    from tests.test_loader import _refusing
+
+    code = _refusing("xdsl", "egglog", "z3", "networkx") + f"""
+import importlib.util, torch
+spec = importlib.util.spec_from_file_location("gv", {str(ROOT / "benchmarks" / "gpu_versions.py")!r})
+gv = importlib.util.module_from_spec(spec); spec.loader.exec_module(gv)
+k = gv.load({str(versioned)!r})
+x = torch.empty(64, dtype=torch.bfloat16)
+assert k.select(x, x, x, x, 1001, 1001, 1e-6, grid=(1,)).version == "n_cols<=2048"
+bad = [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+assert not bad, bad
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
