@@ -185,8 +185,8 @@ def _version_candidates(module: Any, kernel_json: dict[str, Any], launch: dict[s
 
     try:
         return candidates(module, kernel_json, launch)
-    except (EqsatError, ValueError, KeyError, IndexError, AttributeError, TypeError):
-        return {}  # no facts for this kernel: no versions (the fallback plan is unaffected)
+    except Exception:  # noqa: BLE001 - no facts for this kernel: no versions (the fallback is unaffected)
+        return {}
 
 
 def _plan_versions(plan: Plan, cands: dict[str, Any], module: Any, kernel_json: dict[str, Any], target: str,
@@ -204,10 +204,14 @@ def _plan_versions(plan: Plan, cands: dict[str, Any], module: Any, kernel_json: 
         fallback_text = print_ttgir(lower(module, plan))
     texts: dict[str, str] = {}
     for key, cand in sorted(cands.items(), key=lambda kv: (-len(kv[1]["guards"]), kv[0])):
-        record, text = build_version(key, cand, module=module, kernel_json=kernel_json, target=target,
-                                     model=model, extract=extract_under, fallback_text=fallback_text,
-                                     launch=launch,
-                                     margin=lambda ns: max(opts.min_gain_ns, opts.min_gain_frac * ns))
+        try:
+            record, text = build_version(key, cand, module=module, kernel_json=kernel_json, target=target,
+                                         model=model, extract=extract_under, fallback_text=fallback_text,
+                                         launch=launch,
+                                         margin=lambda ns: max(opts.min_gain_ns, opts.min_gain_frac * ns))
+        except (EqsatError, ValueError, KeyError, IndexError, AssertionError) as e:
+            # a version is an extra: whatever fails in it leaves the fallback plan as it is
+            record, text = {"name": key, "guards": cand["guards"], "reason": f"failed: {e}"}, None
         if text is None:
             plan.rejected_versions.append(record)
         else:
