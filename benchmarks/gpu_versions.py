@@ -81,6 +81,22 @@ def time_case(base: Any, opt: Any, rounds: int, rep: int) -> dict[str, Any]:
             "jit_runs_us": [1e3 * v for v in b], "eqsat_runs_us": [1e3 * v for v in o], "noise": max(noise)}
 
 
+def differences(a: Any, b: Any) -> dict[str, Any]:
+    """Where two outputs differ: how many elements, the largest difference, the first index."""
+    import torch
+
+    ne = a.reshape(-1).view(torch.uint8).reshape(a.numel(), -1) != b.reshape(-1).view(torch.uint8).reshape(
+        b.numel(), -1)
+    bad = ne.any(dim=1)
+    idx = torch.nonzero(bad).reshape(-1)
+    first = int(idx[0]) if idx.numel() else None
+    diff = (a.reshape(-1).double() - b.reshape(-1).double()).abs()
+    diff = torch.where(torch.isnan(diff), torch.zeros_like(diff), diff)
+    return {"elements": int(bad.sum()), "of": a.numel(), "max_abs": float(diff.max()),
+            "first": None if first is None else [int(i) for i in torch.unravel_index(torch.tensor(first), a.shape)],
+            "values": None if first is None else [float(a.reshape(-1)[first]), float(b.reshape(-1)[first])]}
+
+
 def dispatch_overhead(k: DispatchingKernel, case: _Case, n: int = DISPATCH_CALLS) -> dict[str, float]:
     """CPU µs per call: select only, the dispatching call, the prebound runner, the JIT's call."""
     import torch
@@ -154,6 +170,11 @@ def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, lo
         got = {n: case.tensors[n].clone() for n in case.outputs}
         shape["bucket"], shape["version"] = sel.bucket, sel.version or "fallback"
         shape["bit_identical"] = all(raw_equal(base[n], got[n]) for n in case.outputs)
+        if not shape["bit_identical"]:
+            shape["differences"] = {n: differences(base[n], got[n]) for n in case.outputs
+                                    if not raw_equal(base[n], got[n])}
+            again = case.run(DispatchingKernel.launch_of(sel))
+            shape["eqsat_deterministic"] = all(raw_equal(got[n], again[n]) for n in case.outputs)
         # every bucket with versions, called at this shape: its guards on both sides
         forced = []
         for b in k.buckets:
