@@ -93,7 +93,8 @@ def differences(a: Any, b: Any) -> dict[str, Any]:
     diff = (a.reshape(-1).double() - b.reshape(-1).double()).abs()
     diff = torch.where(torch.isnan(diff), torch.zeros_like(diff), diff)
     return {"elements": int(bad.sum()), "of": a.numel(), "max_abs": float(diff.max()),
-            "first": None if first is None else [int(i) for i in torch.unravel_index(torch.tensor(first), a.shape)],
+            "first": None if first is None else [int(i) for i in torch.unravel_index(torch.tensor(first),
+                                                                                     a.shape)],
             "values": None if first is None else [float(a.reshape(-1)[first]), float(b.reshape(-1)[first])]}
 
 

@@ -34,6 +34,7 @@ torch, plus `eqsat.ingest`: never xdsl or egglog, so it runs on GPU machines.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -83,22 +84,10 @@ class ArgumentMap:
         if len(args) > len(self.runtime):
             raise EqsatError(f"takes {len(self.runtime)} runtime argument(s) "
                              f"({', '.join(self.runtime)}), got {len(args)}", file=label)
-        values = dict(zip(self.runtime, args, strict=False))
-        for name, value in kwargs.items():
-            if name in self.constexprs:
-                if not _same(value, self.constexprs[name]):
-                    raise EqsatError(f"constexpr '{name}' was compiled as {self.constexprs[name]!r}, "
-                                     f"got {value!r}", file=label)
-                continue
-            if name not in self.runtime:
-                raise EqsatError(f"unknown argument '{name}' (runtime arguments: "
-                                 f"{', '.join(self.runtime)})", file=label)
-            if name in values:
-                raise EqsatError(f"argument '{name}' given twice", file=label)
-            values[name] = value
-        missing = [n for n in self.runtime if n not in values]
-        if missing:
-            raise EqsatError(f"missing runtime argument(s) {', '.join(missing)}", file=label)
+        if not args and kwargs.keys() == self._runtime_set:  # all by name, nothing else: the common call
+            values = dict(kwargs)
+        else:
+            values = self._general(args, kwargs, label)
         for name, folded in self.folded.items():
             if not _same(values[name], folded):
                 raise EqsatError(f"'{name}' was folded to {folded!r} when the kernel was compiled, "
@@ -107,6 +96,29 @@ class ArgumentMap:
             if name in values and not _divisible_by_16(values[name]):
                 raise EqsatError(f"'{name}' was compiled as 16-divisible (tt.divisibility = 16), got "
                                  f"{_describe(values[name])}", file=label)
+        return values
+
+    @functools.cached_property
+    def _runtime_set(self) -> frozenset[str]:
+        return frozenset(self.runtime)
+
+    def _general(self, args: Sequence[Any], kwargs: dict[str, Any], label: str) -> dict[str, Any]:
+        values = dict(zip(self.runtime, args, strict=False))
+        for name, value in kwargs.items():
+            if name in self.constexprs:
+                if not _same(value, self.constexprs[name]):
+                    raise EqsatError(f"constexpr '{name}' was compiled as {self.constexprs[name]!r}, "
+                                     f"got {value!r}", file=label)
+                continue
+            if name not in self._runtime_set:
+                raise EqsatError(f"unknown argument '{name}' (runtime arguments: "
+                                 f"{', '.join(self.runtime)})", file=label)
+            if name in values:
+                raise EqsatError(f"argument '{name}' given twice", file=label)
+            values[name] = value
+        missing = [n for n in self.runtime if n not in values]
+        if missing:
+            raise EqsatError(f"missing runtime argument(s) {', '.join(missing)}", file=label)
         return values
 
 
@@ -331,6 +343,9 @@ class DispatchingKernel:
         self.compiled = primary.compiled  # the primary bucket's fallback (unguarded optimized.ttgir)
         self.args = primary.args
         self.label = str(self.path)
+        # the integer arguments a bucket's shape names: the bucket pick is a function of them and the grid
+        self._int_args = tuple(sorted({n for bk in buckets for n in bk.shape()[0]}))
+        self._picked: dict[tuple[Any, ...], Bucket] = {}
 
     def __repr__(self) -> str:
         versions = sum(len(b.versions) for b in self.buckets)
@@ -341,7 +356,15 @@ class DispatchingKernel:
         """The bucket, version and kernel a call `k(*args, grid=grid, **kwargs)` launches (no launch)."""
         grid3 = _grid3(grid, self.label)
         values = self.args.values(args, kwargs, self.label)
-        return self._in_bucket(pick_bucket(self.buckets, values, grid3), values, grid3)
+        if len(self.buckets) == 1:
+            return self._in_bucket(self.buckets[0], values, grid3)
+        key = (grid3, *(values.get(n) for n in self._int_args))
+        bucket = self._picked.get(key)
+        if bucket is None:
+            if len(self._picked) >= 4096:
+                self._picked.clear()
+            bucket = self._picked[key] = pick_bucket(self.buckets, values, grid3)
+        return self._in_bucket(bucket, values, grid3)
 
     def select_in(self, bucket_name: str, *args: Any, grid: Sequence[int], **kwargs: Any) -> Selection:
         """`select` within the named bucket (its versions' guards, else its fallback), whatever the call's
