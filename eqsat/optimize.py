@@ -634,13 +634,18 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
     result = optimize_kernel(dm, task.target, options, grid=(task.launch or {}).get("grid"), module=module,
                              launch=task.launch)
     plan = result.plan
+    from eqsat.lowering.transport_variants import transport_hook  # issue 12: TTIR-level transport choice
+
+    plan, transported = transport_hook(task.spec, task.target, plan)
     _write_versions(kdir, plan, result.version_texts, task)
     plan.save(kdir / "plan.json")
     if options.dump_egraph:
         from eqsat.egraph.dump import write_dumps
 
         write_dumps(result.encoded.egraph, result.graph, kdir)
-    if plan.is_identity:
+    if transported is not None:
+        optimized = transported
+    elif plan.is_identity:
         optimized = print_ttgir(module)
     else:
         from eqsat.lowering import lower

@@ -23,6 +23,12 @@ Choice kinds and their `params` (every lowering in `eqsat.lowering` implements e
                                                                      load of only the gathered elements
     staging          {"mode": "sync" | "async_copy" | "tma" | "direct_to_lds", "stages": N}
                                                         how the global tile `op` reaches its shared buffer
+    transport        {"mode": "registers" | "cp_async" | "tma" | "lds" | "direct_to_lds", "stages": N,
+                      "loads": [NAMES]}                 how the loads of the kernel's K loop travel: the TTIR
+                                                        recompiled with num_stages N, the named loads as
+                                                        tensor-descriptor (TMA) loads (lowering/transport.py);
+                                                        `op` is 0 (a whole-loop choice); applied by the
+                                                        optimizer, never by `lower` (the TTGIR is the result)
     specialize       {"layout": TEXT, "vec": V, "version": G}   (in a version only) the global load/store
                                                         `op` is issued in `layout` with V-element vectors,
                                                         valid under the version's guards G
@@ -66,6 +72,7 @@ CHOICE_KINDS: dict[str, tuple[str, ...]] = {
     "gather_strategy": ("strategy",),
     "staging": ("mode",),
     "specialize": ("layout",),
+    "transport": ("mode",),
 }
 
 

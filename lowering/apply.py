@@ -55,6 +55,9 @@ LOWERINGS: dict[str, Lowering] = {
     "load_layout": apply_load_layout,
     "gather_strategy": apply_gather_strategy,
     "staging": apply_staging,
+    "transport": lambda op, params, fail: (_ for _ in ()).throw(fail(
+        "a transport choice is a recompile of the kernel's TTIR (eqsat.lowering.transport_variants): the "
+        "plan folder's optimized.ttgir is its result")),
     "specialize": apply_specialize,
 }
 # within one op: re-issue the op first, then how its value moves on
