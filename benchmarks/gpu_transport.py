@@ -209,7 +209,8 @@ def report(results_file: Path, run_dir: Path, command: str) -> str:
         picks[rec["kernel"]] = meta["chosen"]
         v = rec["variants"].get(meta["chosen"], {})
         lines.append(f"| {rec['kernel']} | {meta['chosen']} | {rec['jit_ms'] * 1e3:.1f} | "
-                     f"{rec['noise']:.3f} | {v.get('speedup', float('nan')):.3f}x | {v.get('predicted_speedup')} |")
+                     f"{rec['noise']:.3f} | {v.get('speedup', float('nan')):.3f}x | "
+                     f"{v.get('predicted_speedup')} |")
     lines += ["", "| kernel | variant | measured | predicted | bit-identical (launch/bench) |",
               "| --- | --- | --- | --- | --- |"]
     for rec in data["results"]:
