@@ -165,6 +165,7 @@ the index `ttg.memdesc_index` picks; views through memdesc_trans/subslice/reinte
 and every mbarrier slot, and raises `TypestateError` at the first event that breaks the protocol:
 
     ttg.async_copy_global_to_local v      issue: v empty -> in flight, into the open group
+    amdg.buffer_load_to_local ... into v  (CDNA3) the same
     ttg.async_commit_group                close the group
     ttg.async_wait {num = n}              all but the n most recent groups land: their slots -> full
     ttng.init_barrier b                   b usable
@@ -335,6 +336,12 @@ class _PipelineState:
                 self.unfenced.add(s)
         elif op == "ttg.async_copy_global_to_local":
             s = self.slot_of(ops[1])
+            if s is not None:
+                self.write(line, s, "in flight")
+                self.open.append(s)
+        elif op == "amdg.buffer_load_to_local":  # CDNA3 direct-to-LDS: `... into %dst`
+            m = _re.search(r" into (%[\w$.#-]+)", t)
+            s = self.slot_of(m.group(1)) if m else None
             if s is not None:
                 self.write(line, s, "in flight")
                 self.open.append(s)
@@ -544,11 +551,37 @@ _ARITH = {"arith.addi": _bin(lambda x, y: x + y), "arith.subi": _bin(lambda x, y
           "arith.extsi": _cast, "arith.extui": _cast, "arith.trunci": _cast, "arith.index_cast": _cast}
 
 
+def _walk(lines: list[_Line]) -> list[_Line]:
+    out = []
+    for ln in lines:
+        out.append(ln)
+        for r in ln.regions:
+            out += _walk(r)
+    return out
+
+
+def _bind_loop_bounds(state: _PipelineState, lines: list[_Line], trips: int) -> None:
+    """Before running: a loop bound that is a kernel argument gets the value that makes its loop run
+    `trips` times, so that predicates computed before the loop (the prologue's) see it too."""
+    every = _walk(lines)
+    defined = {r for ln in every for r in ln.results}
+    for ln in every:
+        if ln.op == "arith.constant":
+            state.step(ln)
+    for ln in every:
+        m = _re.search(r"scf\.for %[\w$.-]+ = (%[\w$.-]+) to (%[\w$.-]+) step (%[\w$.-]+)", ln.text)
+        if m and m.group(2) not in defined and m.group(2) not in state.env:
+            lo, step = state.val(m.group(1)), state.val(m.group(3))
+            if lo is not None and step:
+                state.env[m.group(2)] = lo + trips * step
+
+
 def check_ttgir_pipeline(ttgir: str, trips: int = 6) -> dict[str, int]:
     """Raise TypestateError at the first protocol violation of the TTGIR's shared-memory traffic run for
     `trips` trips of each loop; return counts of what was checked (copies, waits, dots, fences)."""
     state = _PipelineState(trips)
     lines = _parse_lines(ttgir)
+    _bind_loop_bounds(state, lines, trips)
     state.run(lines)
     state.finish()
     text = _LOC.sub("", ttgir)
