@@ -32,6 +32,8 @@ bytes >= 16, box dims powers of two (Triton's `make_tensor_descriptor` rules; Tr
 
     loop_loads(ttir, label) -> [LoopLoad]       every load in an scf.for, TMA box or the reason why not
     rewrite_tma(ttir, names) -> ttir'            the named loads as descriptor loads
+    epilogue_stores(ttir) / rewrite_tma_store     the same for a tile store outside loops (TMA store;
+                                                 coordinates 0, the per-program offset in the base)
     compile_variant(ttir, target, ...) -> CompiledVariant   TTGIR, shared bytes, registers, spills
 
 Imports xdsl (the analysis); `compile_variant` needs only triton.
@@ -167,14 +169,15 @@ def _exact_carried(analysis: Any, func: Any, loop: Any) -> str:
     return tname
 
 
-def _box(load: Any, loop: Any, analysis: Any, tname: str, target: str) -> TmaBox:
+def _box(load: Any, loop: Any, analysis: Any, tname: str, target: str, store: bool = False) -> TmaBox:
+    """The TMA box of a load in `loop` (or, with `store`, of a tt.store outside loops: `loop` None)."""
     from eqsat.dm.address import BIG, ONE, ZERO, Poly, PtrValue, value_name
 
     if not target.startswith("cuda:") or int(target.split(":")[1]) < 90:
         raise TransportIllegal(f"TMA needs Hopper (cuda:90), the target is {target}")
-    t = load.results[0].type
+    t = load.operands[1].type if store else load.results[0].type
     if not hasattr(t, "get_shape"):
-        raise TransportIllegal("the load is a scalar")
+        raise TransportIllegal("the access is a scalar")
     shape = list(t.get_shape())
     if not 2 <= len(shape) <= 5:
         raise TransportIllegal(f"rank {len(shape)}: tensor-descriptor tiles here have rank 2..5")
@@ -182,7 +185,7 @@ def _box(load: Any, loop: Any, analysis: Any, tname: str, target: str) -> TmaBox
     if elem not in TMA_ELEMENTS:
         raise TransportIllegal(f"element type {elem} has no TMA element type")
     eb = ELEM_BYTES[elem]
-    if getattr(load, "mask", None) is not None or len(load.operands) > 1:
+    if getattr(load, "mask", None) is not None or len(load.operands) > (2 if store else 1):
         raise TransportIllegal("the load is masked (only unmasked loop loads are rewritten: TMA zero-fills "
                                "outside the extents, equal to a mask only when it is exactly the bounds)")
     if "isVolatile" in str(load.attributes) or "volatile" in str(getattr(load, "properties", "")):
@@ -211,12 +214,13 @@ def _box(load: Any, loop: Any, analysis: Any, tname: str, target: str) -> TmaBox
         if min(BIG, s.div(sd) * eb) % 16:
             raise TransportIllegal(f"stride of dim {d} ({s} elements) is not known to be a multiple of 16 "
                                    f"bytes")
-    iv = value_name(loop.regions[0].blocks[0].args[0])
-    lb = analysis.int_value(loop.operands[0])
-    varying = {tname, iv}
+    iv = value_name(loop.regions[0].blocks[0].args[0]) if loop is not None else ""
+    lb = analysis.int_value(loop.operands[0]) if loop is not None else None
+    varying = {tname, iv} if loop is not None else set()
     inv = Poly.of({m: c for m, c in off.base.terms if not set(m) & varying})
     var = off.base - inv
-    if iv in var.symbols and (lb.base.const_value is None or lb.base.const_value < 0 or lb.rdiv != BIG):
+    start = lb.base.const_value if lb is not None and lb.rdiv == BIG else None
+    if iv and iv in var.symbols and (start is None or start < 0):
         raise TransportIllegal(f"the address uses the induction variable {iv}, whose start is not a "
                                f"constant >= 0")
     func = _function_of(load)
@@ -290,6 +294,83 @@ def _function_of(op: Any) -> Any:
     while cur is not None and op_name_of(cur) != "tt.func":
         cur = cur.parent_op()
     return cur
+
+
+@dataclass
+class StoreBox:
+    """A `tt.store` of a whole tile outside loops (an epilogue) and, when legal, its TMA box."""
+
+    ptr: str  # the pointer operand's SSA name (without %): how the store is found in the text
+    value: str
+    shape: list[int]
+    elem: str
+    box: TmaBox | None = None
+    reason: str = ""
+
+
+def epilogue_stores(ttir: str, label: str = "kernel.ttir", target: str = "cuda:90") -> list[StoreBox]:
+    """Every `tt.store` of the first function that is in no loop, with its TMA box or why not."""
+    from eqsat.dm.address import AddressAnalysis, value_name
+    from eqsat.ir.dialects import op_name_of
+    from eqsat.ir.parser import parse_ttgir
+
+    module = parse_ttgir(ttir, label)
+    funcs = [o for o in module.walk() if op_name_of(o) == "tt.func"]
+    out: list[StoreBox] = []
+    if not funcs:
+        return out
+    analysis = AddressAnalysis(funcs[0])
+    for op in funcs[0].walk():
+        if op_name_of(op) != "tt.store" or _in_loop(op):
+            continue
+        t = op.operands[1].type
+        sb = StoreBox(value_name(op.operands[0]), value_name(op.operands[1]),
+                      list(t.get_shape()) if hasattr(t, "get_shape") else [], _elem_text(t))
+        try:
+            sb.box = _box(op, None, analysis, "", target, store=True)
+        except TransportIllegal as e:
+            sb.reason = str(e)
+        out.append(sb)
+    return out
+
+
+def _in_loop(op: Any) -> bool:
+    from eqsat.ir.dialects import op_name_of
+
+    cur = op.parent_op()
+    while cur is not None:
+        if op_name_of(cur) in ("scf.for", "scf.while"):
+            return True
+        cur = cur.parent_op()
+    return False
+
+
+def rewrite_tma_store(ttir: str, stores: list[StoreBox]) -> str:
+    """`ttir` with each of `stores` (legal ones) a `tt.descriptor_store` of the same tile."""
+    lines = ttir.split("\n")
+    for k, sb in enumerate(stores):
+        if sb.box is None:
+            raise TransportIllegal(f"store to %{sb.ptr}: {sb.reason}")
+        at = _find(lines, rf"^\s*tt\.store %{re.escape(sb.ptr)}, %{re.escape(sb.value)}\b",
+                   f"tt.store %{sb.ptr}")
+        ind = re.match(r"\s*", lines[at]).group(0)
+        em = _Emitter("\n".join(lines), _arg_types(ttir), ind, f"eqsat_s{k}_")
+        box = sb.box
+        base = f"%{box.root}"
+        if box.base.terms:
+            base = em.line(f"tt.addptr %{box.root}, {em.poly(box.base, 'i64')} : !tt.ptr<{box.elem}>, i64")
+        big = em.const(BIG_EXTENT, "i32")
+        strides = [em.poly(s_, "i64") for s_ in box.strides[:-1]] + [em.const(1, "i64")]
+        block = "x".join(str(n) for n in sb.shape)
+        desc_t = f"tensor<{block}x{box.elem}>"
+        desc = em.line(f"tt.make_tensor_descriptor {base}, [{', '.join([big] * len(sb.shape))}], "
+                       f"[{', '.join(strides)}] : <{box.elem}>, <{desc_t}>")
+        zero = em.const(0, "i32")
+        loc = re.search(r" loc\(#?[\w\"().:/ -]*\)\s*$", lines[at])
+        new = (f"{ind}tt.descriptor_store {desc}[{', '.join([zero] * len(sb.shape))}], %{sb.value} : "
+               f"!tt.tensordesc<{desc_t}>, {desc_t}{loc.group(0) if loc else ''}")
+        lines[at:at + 1] = em.lines + [new]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------ rewrite

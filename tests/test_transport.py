@@ -89,3 +89,23 @@ def test_fit_recovers_constants_from_their_own_predictions() -> None:
     got = pm.fit(samples)
     for f, us in samples:
         assert abs(pm.price(f, params=got).ns / 1e3 - us) / us < 0.02
+
+
+def test_epilogue_tma_store_compiles_with_its_fence(bt_ttir: str) -> None:
+    from eqsat.lowering.transport import epilogue_stores, rewrite_tma_store
+
+    stores = epilogue_stores(bt_ttir)
+    assert len(stores) == 1 and stores[0].box is not None and stores[0].shape == [128, 128]
+    new = rewrite_tma_store(rewrite_tma(bt_ttir, loop_loads(bt_ttir)), stores)
+    v = compile_variant(new, get_target("h100"), "tma", 3, 8)
+    assert "ttng.async_tma_copy_local_to_global" in v.ttgir and "tt.store" not in v.ttgir
+    assert check_ttgir_pipeline(v.ttgir)["fences"] >= 1
+
+
+def test_descriptor_kernels_are_left_alone() -> None:
+    """A kernel already written with tl.make_tensor_descriptor has no pointer loop loads to rewrite."""
+    from eqsat.lowering.transport_variants import loop_feeds_dot
+
+    spec = next(s for s in load_specs("corpora/project.toml")[0] if s.name == "tma_matmul")
+    ttir = kernel_ttir(spec, "h100")
+    assert loop_loads(ttir) == [] and not loop_feeds_dot(ttir)
