@@ -9,13 +9,21 @@ serves them:
    `register, lane, warp -> tensor index`, the shared layout `offset -> tensor index`; the latter is
    inverted into a table `tensor index -> offset` (for `padded_shared` the offset is the linear component's,
    then padded: `o + sum (o // interval) * pad`).
-2. Vector width, as Triton's generic lowering (`lowerLdStShared` -> `largestVectorisation` in
-   lib/Tools/LayoutUtils.cpp) picks it: register bases whose element is duplicated are dropped
+2. Vector width. Triton's generic lowering (`lowerLdStShared` -> `largestVectorisation` in
+   lib/Tools/LayoutUtils.cpp) drops register bases whose element is duplicated
    (`actionRemoveBroadcastedRegs`); then for `v = 128 / bits, ..., 1` elements the first `log2 v` offset
    bits must each be hit by some register basis (registers may be permuted) and every other basis
-   (remaining registers, lanes, warps) must leave those offset bits zero (`divideLeft`). So a vector is
-   at most 16 bytes. For `padded_shared`, `v` is also capped by the smallest interval and the smallest
-   pad, so that a vector neither straddles a pad nor loses its alignment (our rule: not read from Triton).
+   (remaining registers, lanes, warps) must leave those offset bits zero (`divideLeft`): `largest_vector`,
+   the `v` of Triton's bank count (`triton_vector_bytes`). The PTX can have wider accesses: LLVM's
+   load/store vectorizer merges a thread's scalar accesses at adjacent addresses, so the instruction is
+   `merged_vector`'s `v`: no lane/warp basis touches the low `log2 v` offset bits and each offset
+   `2^j < v` is some XOR of register offsets (other registers may flip the low bits: a vec = 1 swizzle
+   whose phase flips column bit 0 of a thread's rows merges pairs of 2-byte stores into `st.shared.b32`).
+   Checked against NVIDIA PTX of compiled round trips (tests/bank_ptx.py). For `padded_shared` Triton caps
+   `v` at the smallest interval and then refuses register permutations (lowerLocalLdSt); LLVM rarely
+   merges through the padding arithmetic, so that `v` is kept, also capped by the smallest pad so that a
+   vector stays aligned (Triton 3.6 does not cap there, and its wider vector faults: "misaligned
+   address" on the H200, benchmarks/results/bank_model_agreement.md). A vector is at most 16 bytes.
 3. Each remaining register combination is one instruction per warp. The instruction name comes from the
    target's `[shared.instructions.<direction>]` table (by vector bytes), its lane groups from
    `[phases."<instruction>"]` (data, see costmodels/params/*.toml).
@@ -31,18 +39,20 @@ Counting conventions:
 - `conflicts_per_instruction[i]`: the excess wavefronts of the worst lane group of instruction `i`, from
   the simulated addresses (what the hardware does); `phase_conflicts` is the worst instruction's.
 - `triton_conflicts`: Gluon's `bank_conflicts` of Triton 3.6 (`bankConflictsMemDesc` in
-  lib/Tools/GenericSwizzling.cpp), computed the way Triton does, not from addresses (`gluon_bank_conflicts`
-  below): with the vector `v` of step 2, the offsets are split into `vector` (the low `log2 v` bits),
-  `bank` (the next `log2 min(1024 / (v * bits), offsets)` bits: one 128-byte row of vectors) and
-  `segment` (the rest); the lane tile is the lane bases without the top `log2 max(v * bits / 32, 1)`
-  (the 16- or 8-lane phase of 64- and 128-bit accesses); the count is `2^dim(span segment ∩ span lane
-  tile) - 1`. It equals `phase_conflicts` whenever a lane moves at least 4 bytes. For 1- and 2-byte
-  vectors it can be smaller: the `bank` coordinates then include the byte bits inside a 4-byte word, so
-  two lanes whose offsets differ by such a bit plus segment bits are not counted, though they hit one
-  bank at different words and the hardware serves them in two wavefronts (the simulation counts them;
-  measured on an H200, benchmarks/results/bank_model_agreement.md, f16b_swz_v1). Triton 3.6 gives no
-  count for `padded_shared` (toLinearLayout aborts) nor for tiles that are not powers of two
-  (ensureLayoutNotSmallerThan asserts): there `triton_conflicts` is `phase_conflicts`.
+  lib/Tools/GenericSwizzling.cpp), computed the way Triton does, not from addresses
+  (`gluon_bank_conflicts` below): with Triton's vector `v` (`largest_vector`, step 2), the offsets are
+  split into `vector` (the low `log2 v` bits), `bank` (the next `log2 min(1024 / (v * bits), offsets)`
+  bits: one 128-byte row of vectors) and `segment` (the rest); the lane tile is the lane bases without the
+  top `log2 max(v * bits / 32, 1)` (the 16- or 8-lane phase of 64- and 128-bit accesses); the count is
+  `2^dim(span segment ∩ span lane tile) - 1`. It equals `phase_conflicts` whenever the PTX vector is
+  Triton's (no LLVM merge: merged accesses are served in the phases of the wider instruction) and a lane
+  moves at least 4 bytes. For 1- and 2-byte vectors it can be smaller: the `bank` coordinates then include
+  the byte bits inside a 4-byte word, so two lanes whose offsets differ by such a bit plus segment bits
+  are not counted, though they hit one bank at different words and the hardware serves them in two
+  wavefronts (the simulation counts them; measured on an H200, benchmarks/results/bank_model_agreement.md,
+  f16b_swz_v1). Triton 3.6 gives no count for `padded_shared` (toLinearLayout aborts) nor for tiles that
+  are not powers of two (ensureLayoutNotSmallerThan asserts): there `triton_conflicts` is
+  `phase_conflicts`.
 - Shapes that are not powers of two: the layouts are built for the next power of two and only valid
   elements are accessed (masked lanes and vector elements touch no word).
 - CTA clusters: only CTA 0's part (block = 0) is simulated; every CTA does the same.
@@ -85,6 +95,7 @@ class SharedAccess:
     warps: int = 1  # warps that issue the access (stores: without broadcast duplicates)
     warps_uniform: bool = True  # False when another warp's per-instruction numbers differ from warp 0's
     gluon_conflicts: int | None = None  # Triton 3.6's own count; None where Triton gives none
+    triton_vector_bytes: int = 0  # the vector of Triton's lowering, before LLVM merges accesses
 
     @property
     def conflicts(self) -> int:
@@ -174,12 +185,13 @@ def _in_bases(ll: LinearLayout, dim: str, shifts: Sequence[int]) -> list[int]:
 
 # ------------------------------------------------------------------------------------- vectorisation
 
-def largest_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max_elems: int
-                   ) -> tuple[int, list[int]]:
+def largest_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max_elems: int,
+                   allow_permutation: bool = True) -> tuple[int, list[int]]:
     """Triton's `largestVectorisation` on the map `register/lane/warp -> shared offset`: the largest
     `v <= max_elems` (a power of two) such that offsets `1, 2, .., v/2` are images of register bases and
-    no other basis touches the low `log2 v` offset bits. Returns `v` and the indices of the chosen
-    register bases in vector order."""
+    no other basis touches the low `log2 v` offset bits. Without `allow_permutation` (Triton passes a
+    maximum, for padded_shared, and then refuses permutations) those must be the first register bases.
+    Returns `v` and the indices of the chosen register bases in vector order."""
     v = max_elems
     while v > 1:
         k = v.bit_length() - 1
@@ -189,12 +201,59 @@ def largest_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max
             if not hits:
                 break
             chosen.append(hits[0])
-        if len(chosen) == k:
+        if len(chosen) == k and (allow_permutation or chosen == list(range(k))):
             rest = [o for i, o in enumerate(reg_offsets) if i not in chosen] + list(other_offsets)
             if all(o & (v - 1) == 0 for o in rest):
                 return v, chosen
         v //= 2
     return 1, []
+
+
+def _combination(vectors: Sequence[int], target: int) -> list[int] | None:
+    """Indices of `vectors` whose XOR is `target` (over F2), or None when `target` is not in their span."""
+    rows: list[tuple[int, int]] = []  # (vector, mask of indices), distinct leading bits
+    for i, v in enumerate(vectors):
+        m = 1 << i
+        for rv, rm in rows:
+            if v ^ rv < v:
+                v, m = v ^ rv, m ^ rm
+        if v:
+            rows.append((v, m))
+            rows.sort(reverse=True)
+    m = 0
+    for rv, rm in rows:
+        if target ^ rv < target:
+            target, m = target ^ rv, m ^ rm
+    return None if target else [i for i in range(len(vectors)) if (m >> i) & 1]
+
+
+def merged_vector(reg_offsets: Sequence[int], other_offsets: Sequence[int], max_elems: int
+                  ) -> tuple[int, list[list[int]]]:
+    """The vector the PTX ends up with after LLVM's load/store vectorizer: the largest `v <= max_elems`
+    such that no lane or warp basis touches the low `log2 v` offset bits (so a thread's base address is
+    provably `v`-aligned) and every offset `2^j < v` is in the span of the register offsets (so the
+    thread holds whole aligned `v`-blocks, at constant XOR distances: adjacent scalar accesses that the
+    vectorizer merges, reordering the values). It is at least `largest_vector`'s `v`, larger when
+    registers other than the vector's touch the low bits (a vec = 1 swizzle flipping column bit 0 in a
+    thread's rows). Returns `v` and, per vector bit `j`, the register bases whose XOR has offset `2^j`."""
+    v = max_elems
+    while v > 1:
+        k = v.bit_length() - 1
+        if all(o & (v - 1) == 0 for o in other_offsets):
+            combos = [_combination(reg_offsets, 1 << j) for j in range(k)]
+            if all(c is not None for c in combos):
+                return v, [c for c in combos if c is not None]
+        v //= 2
+    return 1, []
+
+
+def _complement(bases: Sequence[int], of: Sequence[int]) -> list[int]:
+    """The bases of `bases` (in order) that extend a basis of span(`of`) to span(`of` + `bases`)."""
+    out: list[int] = []
+    for b in bases:
+        if f2_rank(list(of) + out + [b]) > f2_rank(list(of) + out):
+            out.append(b)
+    return out
 
 
 # ---------------------------------------------------------------------------- Triton's own count
@@ -290,6 +349,7 @@ class _Tile:
     pow2_shape: tuple[int, ...]
     valid_shape: tuple[int, ...]
     gluon_conflicts: int | None  # Triton's count (gluon_bank_conflicts); None: padded or not powers of two
+    triton_vec: int  # elements per vector of Triton's own lowering (vec: after LLVM's merging)
 
 
 @lru_cache(maxsize=512)
@@ -337,23 +397,37 @@ def _tile(distributed: str, shared: str, shape: Sequence[int], dtype: str, direc
     reg_off = [int(logical[b]) for b in reg_bases]  # the map register/lane/warp -> offset is linear
     other_off = [int(logical[b]) for b in lane_bases + warp_bases]
     max_elems = max(1, 128 // bits)
-    if padded is not None:
-        for interval, pad in padded.intervals_pads:
-            max_elems = min(max_elems, interval, pad)
-    vec, chosen = largest_vector(reg_off, other_off, max_elems)
     gluon = None
-    if padded is None and valid == pow2:
-        gluon = gluon_bank_conflicts(_in_bases(smem, "offset", shifts), lane_bases, vec, bits,
-                                     smem.total_in_size())
-    vec_bases = [reg_bases[i] for i in chosen]
-    instr_bases = [b for i, b in enumerate(reg_bases) if i not in chosen]
+    if padded is None:
+        vec_t, _ = largest_vector(reg_off, other_off, max_elems)  # Triton's (bank_conflicts, lowering)
+        if valid == pow2:
+            gluon = gluon_bank_conflicts(_in_bases(smem, "offset", shifts), lane_bases, vec_t, bits,
+                                         smem.total_in_size())
+        vec, combos = merged_vector(reg_off, other_off, max_elems)  # what the PTX issues
+        triton_vec = vec_t
+    else:  # lowerLocalLdSt: at most the smallest interval, no permutation (LLVM rarely merges through
+        # the padding arithmetic); and at most the smallest pad, so that a vector stays aligned (Triton's
+        # wider one faults: 'misaligned address' on the H200)
+        interval = min(i for i, _ in padded.intervals_pads)
+        triton_vec, _ = largest_vector(reg_off, other_off, min(max_elems, interval), allow_permutation=False)
+        pad = min(p for _, p in padded.intervals_pads)
+        vec, chosen = largest_vector(reg_off, other_off, min(max_elems, interval, pad),
+                                     allow_permutation=False)
+        combos = [[i] for i in chosen]
+    vec_bases = []
+    for combo in combos:
+        flat = 0
+        for i in combo:
+            flat ^= reg_bases[i]
+        vec_bases.append(flat)
+    instr_bases = _complement(reg_bases, vec_bases)
     lane_active = np.ones(1 << len(lane_bases), dtype=bool)
     if direction == "store":  # lanes and warps holding a copy of another's data are predicated off
         warp_bases = [b for b in warp_bases if b != 0]
         copy_mask = sum(1 << i for i, b in enumerate(lane_bases) if b == 0)
         lane_active = (np.arange(lane_active.size) & copy_mask) == 0
     return _Tile(bits // 8, vec, _span(instr_bases), _span(vec_bases), _span(lane_bases), lane_active,
-                 _span(warp_bases), table, tuple(shifts), pow2, valid, gluon)
+                 _span(warp_bases), table, tuple(shifts), pow2, valid, gluon, triton_vec)
 
 
 def _words(tile: _Tile, groups: np.ndarray) -> np.ndarray:
@@ -393,4 +467,5 @@ def shared_access(params: TargetParams, distributed: str, shared: str, shape: Se
         wavefronts=int(wf.sum()), ideal_wavefronts=int(ideal.sum()),
         wavefronts_per_instruction=[int(x) for x in per_instr[0]],
         conflicts_per_instruction=[int(x) for x in conflicts[0]],
-        warps=int(tile.warp_flat.size), warps_uniform=uniform, gluon_conflicts=tile.gluon_conflicts)
+        warps=int(tile.warp_flat.size), warps_uniform=uniform, gluon_conflicts=tile.gluon_conflicts,
+        triton_vector_bytes=tile.triton_vec * tile.elem_bytes)

@@ -7,7 +7,8 @@ encoding's definition (a table of the encoding's F2 map; for padded_shared the r
 per lane group (phase) of the target's phase table, and max distinct words per bank. Masked elements of a
 non-power-of-two tile, and on stores lanes/warps that hold a copy of another's data, touch nothing.
 Returns (total wavefronts, wavefronts per instruction of warp 0). The vector width is the model's
-(`shared_access(...).vector_bytes`); what is checked is the address arithmetic and the counting.
+(`shared_access(...).vector_bytes`; its elements are found by search among the register combinations);
+what is checked is the address arithmetic and the counting.
 
 Where Triton 3.6 has no bank count (padded_shared, tiles that are not powers of two) this is what the
 model is compared with (tests/test_cost_banks.py, benchmarks/bank_model_vs_gluon.py).
@@ -56,9 +57,27 @@ def reference_wavefronts(params: Any, case: dict[str, Any], direction: str) -> t
     acc = shared_access(params, *case_texts(case), shape, case["dtype"], direction)
     vec_elems = acc.vector_bytes // eb
     regs = [b for b in reg.in_bases("register") if any(b)]
-    vec_bits = []
+
+    def element(mask: int) -> list[int]:
+        idx = [0] * len(shape)
+        for i, b in enumerate(regs):
+            if (mask >> i) & 1:
+                idx = [x ^ y for x, y in zip(idx, b, strict=True)]
+        return idx
+
+    # the register combinations at vector offsets 1, 2, 4, .. (searched, not solved), in echelon form:
+    # an instruction is a register combination modulo their span
+    vec_masks: list[int] = []
     for t in range(vec_elems.bit_length() - 1):
-        vec_bits.append(next(i for i, b in enumerate(regs) if offset(b) == 1 << t))
+        m = next(m for m in range(1, 1 << len(regs)) if offset(element(m)) == 1 << t)
+        for v in vec_masks:
+            m = min(m, m ^ v)
+        vec_masks = sorted(vec_masks + [m], reverse=True)
+
+    def instruction(r: int) -> int:
+        for v in vec_masks:
+            r = min(r, r ^ v)
+        return r
     groups = params["phases"][acc.instruction]["lanes"]
     lane_of_group = {lane: g for g, lanes in enumerate(groups) for lane in lanes}
     banks = int(params["shared"]["banks"])
@@ -81,7 +100,7 @@ def reference_wavefronts(params: Any, case: dict[str, Any], direction: str) -> t
                             idx = [x ^ y for x, y in zip(idx, b, strict=True)]
                 if any(i >= s for i, s in zip(idx, shape, strict=True)):
                     continue
-                instr = r & ~sum(1 << i for i in vec_bits)
+                instr = instruction(r)
                 byte = offset(idx) * eb
                 for k in range(max(1, eb // 4)):
                     words[(w, instr, lane_of_group[lane])].add(byte // 4 + k)

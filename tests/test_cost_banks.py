@@ -2,7 +2,7 @@
 
 Oracle: Gluon's `bank_conflicts` (`ttg::bankConflictsMemDesc` in libtriton 3.6) for seeded random cases:
 700 of `bank_cases.random_cases` (blocked / linear / mma v2-v3 / dot-operand register layouts against
-swizzled / nvmma / shared_linear shared layouts, i8/f16/f32/f64, rank 2 and 3) and 800 of
+swizzled / nvmma / shared_linear shared layouts, i8/f16/f32/f64, rank 2 and 3) and 600 of
 `bank_cases.family_cases` over the families Triton counts (swizzled vec = 1 with every element size,
 sub-word i8/f16/bf16, 8-byte f64/i64, and the base mix). A wrong F2 map of a shared encoding
 (eqsat/layout/shared.py) moves elements to other banks, so these comparisons also check the shared
@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 from bank_cases import GLUON_FAMILIES, family_cases, non_pow2_cases, random_cases
 from bank_oracle import case_texts, gluon_jit_bank_conflicts, oracle_bank_conflicts
+from bank_ptx import ptx_shared_ops
 from bank_reference import reference_wavefronts
 from eqsat.costmodels.banks import shared_access
 from eqsat.costmodels.base import load_params
@@ -58,7 +59,9 @@ def _check_against_gluon(cases: list[dict], oracle: list) -> tuple[int, list]:
         distributed, shared = case_texts(case)
         for direction in ("load", "store"):
             acc = shared_access(H100, distributed, shared, case["shape"], case["dtype"], direction)
-            hw_ok = acc.phase_conflicts == expected if acc.vector_bytes >= 4 else acc.phase_conflicts >= expected
+            hw_ok = acc.vector_bytes >= acc.triton_vector_bytes  # LLVM only merges
+            if acc.vector_bytes == acc.triton_vector_bytes:  # then the phases are Triton's lane tiles
+                hw_ok &= acc.phase_conflicts == expected if acc.vector_bytes >= 4 else acc.phase_conflicts >= expected
             if acc.triton_conflicts != expected or acc.gluon_conflicts is None or not hw_ok:
                 mismatches.append((direction, expected, acc.triton_conflicts, acc.phase_conflicts,
                                    acc.vector_bytes, case))
@@ -75,9 +78,9 @@ def test_matches_gluon_bank_conflicts(oracle_cases):
 def test_families_match_gluon_bank_conflicts():
     """vec = 1 swizzles, sub-word and 8-byte elements: exactly Gluon's count (a property over a seeded
     sample; benchmarks/bank_model_vs_gluon.py runs 1000)."""
-    cases = family_cases(seed=11, n=800, families=GLUON_FAMILIES)
+    cases = family_cases(seed=11, n=600, families=GLUON_FAMILIES)
     compared, mismatches = _check_against_gluon(cases, oracle_bank_conflicts(cases))
-    assert compared == 800
+    assert compared == 600
     assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:3]}"
     # the sample holds the cases where Triton's count and the hardware's differ (sub-word vectors)
     accs = [shared_access(H100, *case_texts(c), c["shape"], c["dtype"], "load") for c in cases]
@@ -137,13 +140,87 @@ def test_builder_route_equals_compiled_gluon_static_print(oracle_cases):
     assert gluon_jit_bank_conflicts([cases[i] for i in picked]) == [oracle[i] for i in picked]
 
 
+# ------------------------------------------------------------------------ the PTX Triton emits
+
+def _blocked(spt, tpw, wpc, order):
+    return {"kind": "blocked", "spt": spt, "tpw": tpw, "wpc": wpc, "order": order}
+
+
+def _swz(vec, per_phase, max_phase, order=(1, 0)):
+    return {"kind": "swizzled_shared", "vec": vec, "per_phase": per_phase, "max_phase": max_phase,
+            "order": list(order)}
+
+
+BOTH = ("store", "load")
+PTX_CASES = [
+    # the issue's case: lane 16's row flips column bit 0 -> no wider access: 32 st.shared.b16 per thread
+    ({"reg": _blocked([1, 8], [8, 4], [4, 1], [1, 0]), "smem": _swz(1, 4, 8), "shape": [64, 64],
+      "dtype": "f16"}, 2, 2, BOTH),
+    # register 0 (row 1) flips column bit 0, register 1 is column 1: Triton's vector is 1 element, the
+    # thread still holds whole aligned pairs -> LLVM merges them into st.shared.b32
+    ({"reg": {"kind": "linear", "register": [[1, 0], [0, 1]], "lane": [[2, 0], [0, 32], [0, 4], [0, 2], [0, 16]],
+              "warp": [[0, 8]]}, "smem": _swz(1, 1, 8), "shape": [4, 64], "dtype": "bf16"}, 2, 4, BOTH),
+    # mma v2: register (8, 0) is in the next phase (column bit 0 flipped): pairs merged likewise
+    ({"reg": {"kind": "nvidia_mma", "version": [2, 0], "wpc": [2, 4], "instr": [16, 8]}, "smem": _swz(1, 8, 4),
+      "shape": [64, 64], "dtype": "f16"}, 2, 4, BOTH),
+    # f64: rows 2 flip column bit 0 of a column-major thread tile: v2.b64 (16 bytes)
+    ({"reg": _blocked([4, 2], [8, 4], [2, 1], [0, 1]), "smem": _swz(1, 2, 16), "shape": [64, 64],
+      "dtype": "f64"}, 8, 16, BOTH),
+    # padded: Triton refuses register permutations under its interval cap: register 0 is not offset 1
+    ({"reg": {"kind": "linear", "register": [[4, 0], [0, 2], [0, 4], [1, 0], [8, 0]],
+              "lane": [[0, 16], [0, 64], [2, 0], [0, 8], [0, 1]], "warp": [[0, 32]]},
+      "smem": {"kind": "padded_shared", "order": [0, 1], "pairs": [[8, 4]]}, "shape": [16, 128], "dtype": "i8"},
+     1, 1, ("store",)),  # (its load: LLVM merges one pair of the 32 through the padding: {2: 1, 1: 30})
+]
+
+
+@pytest.mark.parametrize("case, triton_bytes, ptx_bytes, directions", PTX_CASES)
+def test_vector_width_is_what_the_ptx_issues(case, triton_bytes, ptx_bytes, directions):
+    (ptx,) = ptx_shared_ops([case])
+    assert not ptx["matrix"]
+    for direction in directions:
+        acc = shared_access(H100, *case_texts(case), case["shape"], case["dtype"], direction)
+        assert (acc.triton_vector_bytes, acc.vector_bytes) == (triton_bytes, ptx_bytes)
+        assert ptx[direction] == {acc.vector_bytes: acc.instructions}
+
+
+def test_padded_vector_capped_at_the_pad_where_triton_faults():
+    """[64:+2] f16: Triton 3.6 issues 16-byte vectors at 4-byte-aligned addresses (the H200 kernel dies
+    with 'misaligned address', bank_model_agreement.md f16_pad2); the model prices the aligned 4 bytes."""
+    case = {"reg": _blocked([1, 8], [8, 4], [4, 1], [1, 0]),
+            "smem": {"kind": "padded_shared", "order": [1, 0], "pairs": [[64, 2]]}, "shape": [64, 64], "dtype": "f16"}
+    (ptx,) = ptx_shared_ops([case])
+    acc = shared_access(H100, *case_texts(case), case["shape"], case["dtype"], "store")
+    assert ptx["store"] == {16: acc.instructions // 4} and (acc.vector_bytes, acc.triton_vector_bytes) == (4, 16)
+
+
+def test_random_cases_vector_width_matches_ptx():
+    """Seeded sample of the Gluon families (rank 2): every uniform PTX equals the model's (bytes, count);
+    the only allowed difference is LLVM merging part of the pairs (mixed widths, the same bytes)."""
+    cases = [c for c in family_cases(seed=19, n=28, families=GLUON_FAMILIES) if len(c["shape"]) == 2]
+    exact = 0
+    for case, ptx in zip(cases, ptx_shared_ops(cases), strict=True):
+        assert isinstance(ptx, dict), (ptx, case)
+        if ptx["matrix"]:  # ldmatrix/stmatrix: not modelled (module docstring)
+            continue
+        for direction in ("store", "load"):
+            acc = shared_access(H100, *case_texts(case), case["shape"], case["dtype"], direction)
+            want = {acc.vector_bytes: acc.instructions}
+            if ptx[direction] == want:
+                exact += 1
+            else:
+                got = ptx[direction]
+                assert len(got) > 1 and sum(b * n for b, n in got.items()) == acc.vector_bytes * acc.instructions
+    assert exact >= 36
+
+
 # ------------------------------------------------------------------------ brute-force reference
 
 def test_padded_and_non_pow2_families_against_reference():
     """Padded (one or two pairs) and non-power-of-two tiles with every register kind: the simulation equals
     the per-element reference, and Triton's count is the simulated one there."""
     bad = []
-    for case in family_cases(seed=13, n=60, families=("padded", "non_pow2")):
+    for case in family_cases(seed=13, n=40, families=("padded", "non_pow2")):
         for direction in ("load", "store"):
             acc = shared_access(H100, *case_texts(case), case["shape"], case["dtype"], direction)
             total, warp0 = reference_wavefronts(H100, case, direction)
