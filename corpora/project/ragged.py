@@ -24,6 +24,20 @@ def softmax_rows_ragged(x_ptr, y_ptr, n_cols, BLOCK_N: tl.constexpr):
 
 
 @triton.jit
+def softmax_rows_lowp_ragged(x_ptr, y_ptr, n_cols, BLOCK_N: tl.constexpr):
+    """Movement: row softmax of 16-bit rows (attention scores, logits in bf16 / fp16) of n_cols elements
+    (rows packed, row stride = n_cols): masked load, statistics in fp32, masked store in the input dtype."""
+    row = tl.program_id(0).to(tl.int64)
+    offs = tl.arange(0, BLOCK_N)
+    mask = offs < n_cols
+    x = tl.load(x_ptr + row * n_cols + offs, mask=mask, other=-float("inf")).to(tl.float32)
+    z = x - tl.max(x, axis=0)
+    num = tl.exp(z)
+    den = tl.sum(num, axis=0)
+    tl.store(y_ptr + row * n_cols + offs, (num / den).to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
 def rmsnorm_rows_ragged(x_ptr, w_ptr, y_ptr, rstd_ptr, stride_row, n_cols, eps, BLOCK_N: tl.constexpr):
     """Movement: RMSNorm of bf16 rows (Llama-style: statistics in fp32, weight applied in fp32, bf16
     out): masked row load at a runtime row stride, a per-column weight load, a sum-of-squares reduction
