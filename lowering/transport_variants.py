@@ -172,6 +172,8 @@ class TransportDecision:
                 continue
             if not v.legal or c is None or math.isinf(c.ns):
                 why = f"illegal: {v.reason or (c.illegal if c is not None else 'not priced')}"
+            elif self.cost_of(self.chosen) is None:
+                why = f"not taken: {self.note or 'the input is kept'}"
             else:
                 why = f"costlier by {c.ns - self.cost_of(self.chosen).ns:.1f} ns"
             alts.append({"key": v.key, "mode": v.mode, "stages": v.stages, "tma_loads": list(v.tma_loads),
