@@ -9,7 +9,8 @@ vectors (H200, Triton 3.6.0, 32768 x 1000 fp32: 95.1 -> 67.3 us; RMSNorm-like bf
 
     warp instructions per CTA = num_warps x sum over ops of per-thread instructions, with e = padded tile
     elements / (num_warps x warp_size) elements per thread:
-        load / store / indirect      ceil(e / v) x (1 memory + ADDRESS (64-bit add) + PREDICATE if masked)
+        load / store / indirect      ceil(e / v) x (1 memory + ADDRESS + PREDICATE if masked); ADDRESS is
+                                     a 64-bit add (2) on NVIDIA, a 32-bit buffer offset (1) on CDNA3
                                      + e selects of `other` for a masked load    (v = vector elements)
         other (arith/math/...)       e x weight (math.exp/log/rsqrt/sqrt/div: SFU sequences, 4; splat,
                                      broadcast, expand_dims: 0; anything else 1)
@@ -40,7 +41,7 @@ from typing import Any
 
 from eqsat.costmodels.base import Cost, CostModel
 
-ADDRESS = 2  # 64-bit pointer add per vector
+ADDRESS = {"nvidia": 2, "amd": 1}  # per vector: a 64-bit pointer add; CDNA3 buffer loads: a 32-bit offset
 PREDICATE = 1  # predicate of a masked access per vector
 REDUCE_TAIL = 14  # 5 butterfly rounds (shuffle + op), the cross-warp store/load/combine
 CONVERT_TAIL = 4  # barrier and address setup of a conversion through shared memory
@@ -56,7 +57,7 @@ def _padded(shape: Any) -> int:
     return math.prod(1 << (max(1, int(s)) - 1).bit_length() for s in (shape or [1]))
 
 
-def op_instructions(op: Mapping[str, Any], threads: int) -> float:
+def op_instructions(op: Mapping[str, Any], threads: int, address: int = ADDRESS["nvidia"]) -> float:
     """Per-thread instructions of one dm op (module docstring)."""
     kind = op.get("kind")
     shape = op.get("shape") or []
@@ -67,7 +68,7 @@ def op_instructions(op: Mapping[str, Any], threads: int) -> float:
         vec = max(1, int(access.get("vector_bytes") or eb) // eb)
         masked = int(access.get("mask_constancy") or 0) > 0
         n = math.ceil(e / vec)
-        count = n * (1 + ADDRESS + (PREDICATE if masked else 0))
+        count = n * (1 + address + (PREDICATE if masked else 0))
         if masked and kind in ("load", "indirect_load"):
             count += e
         return float(count)
@@ -99,8 +100,9 @@ def issue_ns(model: CostModel, kernel: Mapping[str, Any]) -> tuple[float, float]
     warps = int(kernel.get("num_warps", 4))
     lanes = int(kernel.get("threads_per_warp", rates.warp_size))
     total = 0.0
+    address = ADDRESS.get(model.params.model, ADDRESS["nvidia"])
     for op in kernel.get("ops", []):
-        per_thread = op_instructions(op, warps * lanes)
+        per_thread = op_instructions(op, warps * lanes, address)
         if per_thread:
             total += per_thread * warps * num_ctas(op, kernel, rates) * loop_trips(op, rates, kernel)
     ipc = IPC.get(model.params.model, 1.0)

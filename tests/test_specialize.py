@@ -130,8 +130,7 @@ def test_a_guard_that_does_not_imply_the_width_is_caught() -> None:
 
 # --------------------------------------------------------------------------------------- versions
 VERSIONED = [("rmsnorm_rows", 1000, 1024, "h100"), ("rmsnorm_rows", 1000, 1024, "mi300x"),
-             ("rmsnorm_rows", 5000, 8192, "h100"), ("rmsnorm_rows", 1544, 2048, "mi300x"),
-             ("softmax_rows", 1000, 1024, "mi300x")]
+             ("rmsnorm_rows", 5000, 8192, "h100"), ("rmsnorm_rows", 1544, 2048, "mi300x")]
 
 
 @pytest.mark.parametrize(("name", "width", "block", "target"), VERSIONED)
