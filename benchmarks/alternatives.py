@@ -79,6 +79,18 @@ def _best_nodes(graph: Any, prices: Any) -> dict[str, str]:
     return out
 
 
+def _groups(graph: Any, prices: Any, sel: dict[str, str], root: str) -> dict[str, float]:
+    """ns per cost group (global, issue, l1, shared, shuffle, barrier, ...) of a selection."""
+    from eqsat.egraph.extract import reachable_selected
+
+    out: dict[str, float] = {}
+    for cid in reachable_selected(graph, sel, root):
+        c = prices.cost(sel.get(cid) or graph.classes[cid][0])
+        for k, v in c.ns.items():
+            out[k] = out.get(k, 0.0) + v
+    return {k: round(v, 3) for k, v in sorted(out.items())}
+
+
 def _op_kinds(choices: list[Any], ops: dict[int, Any]) -> list[str]:
     return sorted({f"{c.kind}:{ops.get(c.op, {}).get('kind', '?')}" for c in choices})
 
@@ -121,6 +133,9 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
     if grid and not kernel_json.get("grid"):
         kernel_json = {**kernel_json, "grid": [int(g) for g in grid]}
     prices = GraphPrices(graph, NodePricer(model_for(target), kernel_json))
+    raw_pricer = NodePricer(model_for(target), kernel_json)
+    raw_pricer._hidden = 0.0  # nothing hidden: the kernel-level composition (common.kernel_time_ns) overlaps
+    raw = GraphPrices(graph, raw_pricer)
     root, original = term_selection(graph, enc.root)
     before = dag_cost(graph, original, root, prices)
     best_node = _best_nodes(graph, prices)
@@ -169,18 +184,22 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
         key = strip_locations(text)
         if key == base_text:
             continue
-        rec = {"label": _label(choices), "how": how, "kinds": _op_kinds(choices, ops),
+        groups = _groups(graph, raw, sel, root) if sel is not None else {}
+        rec = {"label": _label(choices), "how": how, "kinds": _op_kinds(choices, ops), "groups": groups,
                "choices": [dict(op=c.op, kind=c.kind, params=c.params) for c in choices],
                "after_ns": round(after, 3), "predicted_speedup": before / after if after > 0 else None,
                "text": text}
         if key in seen:
             if how == "extracted":
                 seen[key]["how"] = "extracted"
+            elif not seen[key]["groups"] and groups:  # the extracted plan, now with its breakdown
+                seen[key]["groups"] = groups
             continue
         seen[key] = rec
     log(f"{spec['name']}: before {before:.1f} ns, {len(candidates)} candidates, {len(seen)} distinct "
         f"lowered variants, {len(refused)} refused")
     return {"kernel": spec["name"], "before_ns": round(before, 3), "grid": grid,
+            "before_groups": _groups(graph, raw, original, root),
             "variants": list(seen.values()), "refused": refused[:20]}
 
 
@@ -314,6 +333,139 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "per_kind": kinds}
 
 
+def _key(choices: list[dict[str, Any]]) -> str:
+    return json.dumps(choices, sort_keys=True)
+
+
+def program_groups(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, float]:
+    """The cost model's groups (ns, nothing hidden) of one program of a variant folder, lifted from its
+    TTGIR at the bench launch: the price of the program that really ran (`costmodels.common.kernel_groups`)."""
+    from eqsat.costmodels.base import model_for
+    from eqsat.costmodels.common import kernel_groups
+    from eqsat.dm.lift import Launch, lift_module
+    from eqsat.ir.parser import parse_ttgir
+    from eqsat.optimize import _kernel_json
+
+    spec = json.loads((kdir / "spec.json").read_text())
+    launch = spec.get("bench") or spec.get("launch")
+    module = parse_ttgir((kdir / ttgir).read_text(), str(kdir / ttgir))
+    dm = lift_module(module, kernel=spec["name"], target=target, launch=Launch.from_manifest(launch))
+    kernel = _kernel_json(dm, target)
+    if launch and launch.get("grid"):
+        kernel = {**kernel, "grid": [int(g) for g in launch["grid"]]}
+    return kernel_groups(model_for(target), kernel)
+
+
+def repredict(alt_dir: Path, measured: dict[str, Any], log: Any = print) -> dict[str, dict[str, Any]]:
+    """Price every measured program again with the current cost model, from its lowered TTGIR:
+    {kernel: {"before_groups", "groups": {file: groups}}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in measured["results"]:
+        if "baseline_ns" not in r:
+            continue
+        kdir = alt_dir / r["kernel"] / TARGET
+        groups = {v["file"]: program_groups(kdir, v["file"]) for v in r["variants"] if "measured_ns" in v}
+        out[r["kernel"]] = {"before_groups": program_groups(kdir, "input.ttgir"), "groups": groups}
+        log(f"repriced {r['kernel']}")
+    return out
+
+
+def egraph_repredict(alt_dir: Path, measured: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The e-graph's own prediction with the current model (what extraction compares): the same
+    single-swap enumeration again, matched by choices: {kernel: {"before_ns", "after": {choices: ns}}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in measured["results"]:
+        if "baseline_ns" not in r:
+            continue
+        res = enumerate_kernel(alt_dir / r["kernel"] / TARGET, log=lambda _m: None)
+        out[r["kernel"]] = {"before_ns": res["before_ns"],
+                            "after": {_key(v["choices"]): v["after_ns"] for v in res["variants"]}}
+    return out
+
+
+def rows_of(measured: dict[str, Any], prices: dict[str, dict[str, Any]] | None = None,
+            egraph: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per measured, bit-identical variant: predicted and measured times and speedups. Predicted
+    kernel time: `costmodels.common.kernel_time_ns` of the program's cost groups (launch + max(M, S) +
+    overlap x min(M, S)) when repriced, else the recorded movement time + the launch overhead."""
+    from eqsat.costmodels.base import model_for
+    from eqsat.costmodels.common import kernel_time_ns, launch_overhead_ns
+
+    model = model_for(TARGET)
+    rates = model.rates
+    alpha = float((model.params.get("overlap", {}) or {}).get("kernel_overlap", 0.2))
+    rows = []
+    for r in measured["results"]:
+        if "baseline_ns" not in r:
+            continue
+        repriced = (prices or {}).get(r["kernel"])
+        launch = launch_overhead_ns(rates, r.get("ctas"))
+        before = r["before_ns"] + launch
+        if repriced:
+            before = kernel_time_ns(repriced["before_groups"], rates, alpha)
+        for v in r["variants"]:
+            if "measured_ns" not in v or not v.get("bit_identical"):
+                continue
+            after = v["after_ns"] + launch
+            if repriced:
+                after = kernel_time_ns(repriced["groups"][v["file"]], rates, alpha)
+            rows.append({"kernel": r["kernel"], "file": v["file"], "label": v["label"], "kinds": v["kinds"],
+                         "how": v["how"], "predicted_speedup": before / after,
+                         "egraph_predicted_speedup": _egraph_speedup(egraph, r, v),
+                         "measured_speedup": v["measured_speedup"], "predicted_ns": after,
+                         "measured_ns": v["measured_ns"], "baseline_predicted_ns": before,
+                         "baseline_ns": r["baseline_ns"], "noise": r["noise"],
+                         "noise_threshold": max(r["noise"], NOISE_FLOOR)})
+    return rows
+
+
+def _egraph_speedup(egraph: dict[str, dict[str, Any]] | None, r: dict[str, Any], v: dict[str, Any]) -> float:
+    e = (egraph or {}).get(r["kernel"])
+    if e is None:
+        return v["predicted_speedup"]
+    after = e["after"].get(_key(v["choices"]))
+    return e["before_ns"] / after if after else v["predicted_speedup"]
+
+
+NOISE_FLOOR = 0.02  # lowering/bench.py: below 2% two timings count as the same
+
+
+def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list[str]) -> str:
+    s = summary
+    sign = s["sign"]
+    out = ["# Alternatives on an H200: predicted vs measured speedup per alternative", ""]
+    out += ["Commands:", ""] + [f"    {c}" for c in commands] + [""]
+    out += [f"{s['n']} measured alternatives of {s['kernels']} kernels (each bit-identical to Triton's JIT at "
+            "both sizes; timed at the bench size, `do_bench` medians over rounds of baseline / variants / "
+            "baseline). Predicted speedup = (model time of the input + launch) / (model time of the "
+            "alternative + launch).", "",
+            f"- Kendall tau (predicted vs measured speedup): **{_f(s['kendall_tau'])}**",
+            f"- faster/slower sign right beyond noise: **{sign['right']}/{sign['beyond_noise']}** "
+            f"({_f(100 * sign['fraction'] if sign['fraction'] is not None else None, '.0f')}%)",
+            f"- median absolute error of predicted kernel time, alternatives: "
+            f"**{_f(100 * s['median_abs_time_error_variants'], '.0f')}%**, "
+            f"inputs (one per kernel): {_f(100 * s['median_abs_time_error_kernels'], '.0f')}%", "",
+            "## Errors per op kind (a variant counts under every choice kind x op kind it changes)", "",
+            "| choice:op | n | median log(pred/meas) | median abs speedup error | sign right | tau |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for k, r in s["per_kind"].items():
+        out.append(f"| {k} | {r['n']} | {_f(r['median_log_error'], '+.3f')} | "
+                   f"{_f(r['median_abs_speedup_error'], '.3f')} | {r['sign']['right']}/{r['sign']['beyond_noise']} "
+                   f"| {_f(r['tau'])} |")
+    out += ["", "## Every alternative", "",
+            "| kernel | variant | choices | predicted us | measured us | predicted x | measured x | noise % |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        out.append(f"| {r['kernel']} | {r['file'][:3]}{' (extracted)' if r['how'] == 'extracted' else ''} | "
+                   f"{r['label']} | {r['predicted_ns'] / 1e3:.1f} | {r['measured_ns'] / 1e3:.1f} | "
+                   f"{r['predicted_speedup']:.3f} | {r['measured_speedup']:.3f} | {100 * r['noise']:.1f} |")
+    return "\n".join(out) + "\n"
+
+
+def _f(v: Any, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="alternatives.py", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -322,10 +474,52 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-kernel", type=int, default=6)
     p.add_argument("--kernel", action="append")
+    r = sub.add_parser("report")
+    r.add_argument("measured", type=Path, nargs="+", help="alternatives_gpu.py outputs (later files win)")
+    r.add_argument("--alt-dir", type=Path, default=ROOT / "runs" / "altE_h200")
+    r.add_argument("--out", type=Path, required=True, help="path without suffix: writes .json and .md")
+    r.add_argument("--as-measured", action="store_true",
+                   help="use the predictions recorded at prepare time instead of pricing again")
+    r.add_argument("--command", action="append", default=[], help="a command to list in the report")
+    r.add_argument("--egraph", action="store_true", help="also price the e-graph's selections again "
+                                                        "(egraph_predicted_speedup; slower)")
     args = ap.parse_args(argv)
     if args.cmd == "prepare":
         return prepare(args.run_dir, args.out, args.per_kernel, args.kernel)
-    return 2
+    merged: dict[str, Any] = {"results": []}
+    by_kernel: dict[str, Any] = {}
+    for path in args.measured:
+        data = json.loads(path.read_text())
+        for rec in data["results"]:
+            if "baseline_ns" in rec or rec["kernel"] not in by_kernel:
+                by_kernel[rec["kernel"]] = rec
+        merged.update({k: v for k, v in data.items() if k != "results"})
+    merged["results"] = list(by_kernel.values())
+    prices = None if args.as_measured else repredict(args.alt_dir, merged)
+    egraph = egraph_repredict(args.alt_dir, merged) if args.egraph else None
+    rows = rows_of(merged, prices, egraph)
+    summary = summarize(rows)
+    summary["egraph_kendall_tau"] = kendall_tau([r["egraph_predicted_speedup"] for r in rows],
+                                                [r["measured_speedup"] for r in rows])
+    summary["egraph_sign"] = sign_agreement([{**r, "predicted_speedup": r["egraph_predicted_speedup"]}
+                                             for r in rows])
+    failed = [{"kernel": r["kernel"], "error": r.get("error"), "crashed": r.get("crashed")}
+              for r in merged["results"] if "baseline_ns" not in r or r.get("crashed")]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"summary": summary, "rows": rows, "failed": failed,
+                                                         "commands": args.command}, indent=1) + "\n")
+    md = markdown(summary, rows, args.command)
+    if failed:
+        md += "\nNot measured / crashed variants:\n\n" + "\n".join(
+            f"- {f['kernel']}: {f['error'] or ''} {f['crashed'] or ''}" for f in failed) + "\n"
+    args.out.with_suffix(".md").write_text(md)
+    s = summary
+    print(f"egraph tau={_f(s['egraph_kendall_tau'])} sign={s['egraph_sign']['right']}/"
+          f"{s['egraph_sign']['beyond_noise']}")
+    print(f"n={s['n']} tau={_f(s['kendall_tau'])} sign={s['sign']['right']}/{s['sign']['beyond_noise']} "
+          f"median |time err| variants={_f(s['median_abs_time_error_variants'])} "
+          f"kernels={_f(s['median_abs_time_error_kernels'])}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -66,6 +66,15 @@ def precompile(dirs: list[Path], jobs: int) -> dict[tuple[str, str], str]:
     return {(k, n): err for k, n, err in results if err}
 
 
+class VariantCrash(Exception):
+    """A variant broke the CUDA context (an illegal/misaligned access): the kernel's process must end."""
+
+    def __init__(self, file: str, message: str) -> None:
+        super().__init__(message)
+        self.file = file
+        self.message = message
+
+
 def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str]) -> dict[str, Any]:
     import torch
     from triton.testing import do_bench
@@ -118,6 +127,8 @@ def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str
                 same = all(raw_equal(base[n], out[n]) for n in case.outputs)
             except Exception as e:  # noqa: BLE001 - a variant fails alone
                 vr["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                if "CUDA error" in str(e) or type(e).__name__ == "AcceleratorError":
+                    raise VariantCrash(vr["file"], vr["error"]) from None
                 same = False
             vr["bit_identical"] = same
             vr.setdefault("checked_sizes", []).append(label)
@@ -152,6 +163,48 @@ def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str
     return rec
 
 
+def _child(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str], out: Path) -> None:
+    from eqsat.lowering.bench import require_gpu
+    from eqsat.lowering.loader import ensure_allocator
+
+    torch = require_gpu(str(kdir))
+    ensure_allocator()
+    try:
+        rec = bench_kernel(kdir, rounds, seed, failed)
+    except VariantCrash as e:
+        rec = {"crashed": e.file, "error": e.message}
+    except Exception as e:  # noqa: BLE001 - one kernel fails alone
+        rec = {"kernel": kdir.parent.name, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"}
+    rec["device"] = torch.cuda.get_device_name()
+    out.write_text(json.dumps(rec))
+
+
+def isolated(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str],
+             attempts: int = 4) -> dict[str, Any]:
+    """`bench_kernel` in a forked process (CUDA starts there, never in this one): a variant that breaks
+    the CUDA context is recorded as crashed and the kernel is measured again without it."""
+    import tempfile
+
+    failed = dict(failed)
+    crashed: list[dict[str, str]] = []
+    ctx = multiprocessing.get_context("fork")
+    rec: dict[str, Any] = {}
+    for _ in range(attempts):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "rec.json"
+            proc = ctx.Process(target=_child, args=(kdir, rounds, seed, failed, out))
+            proc.start()
+            proc.join()
+            rec = json.loads(out.read_text()) if out.is_file() else {
+                "kernel": kdir.parent.name, "error": f"worker died with exit code {proc.exitcode}"}
+        if "crashed" not in rec:
+            break
+        crashed.append({"file": rec["crashed"], "error": rec["error"]})
+        failed[(str(kdir), rec["crashed"])] = "crashed: " + rec["error"]
+    rec["crashed"] = crashed
+    return rec
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="alternatives_gpu.py", description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=Path)
@@ -159,29 +212,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kernel", action="append")
+    ap.add_argument("--first", action="append", default=[], help="measure these kernels first")
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     args = ap.parse_args(argv)
     dirs = sorted(p.parent for p in args.dir.glob(f"*/{TARGET}/variants.json"))
     if args.kernel:
         dirs = [d for d in dirs if d.parent.name in args.kernel]
+    dirs.sort(key=lambda d: (d.parent.name not in args.first, d.parent.name))
     t0 = time.perf_counter()
     failed = precompile(dirs, args.jobs)
     print(f"precompiled {len(dirs)} kernels' variants in {time.perf_counter() - t0:.1f} s "
           f"({len(failed)} failed)", flush=True)
-    from eqsat.lowering.bench import require_gpu
-    from eqsat.lowering.loader import ensure_allocator
-
-    torch = require_gpu(str(args.dir))
+    import torch
     import triton
 
-    ensure_allocator()
     results = []
     for d in dirs:
         t1 = time.perf_counter()
-        try:
-            rec = bench_kernel(d, args.rounds, args.seed, failed)
-        except Exception as e:  # noqa: BLE001 - one kernel fails alone
-            rec = {"kernel": d.parent.name, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"}
+        rec = isolated(d, args.rounds, args.seed, failed)
         rec["seconds"] = round(time.perf_counter() - t1, 2)
         results.append(rec)
         if "baseline_ns" in rec:
@@ -192,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{rec['kernel'][:26]:26} ERROR {rec.get('error')}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+        args.out.write_text(json.dumps({"device": rec.get("device"), "torch": torch.__version__,
                                         "triton": triton.__version__, "rounds": args.rounds,
                                         "command": "python benchmarks/alternatives_gpu.py "
                                                    + " ".join(argv or sys.argv[1:]),

@@ -8,16 +8,25 @@ the kernel as it stands (the input program of the extraction):
     M = memory time:  the `global` group of all ops (DRAM / L2 time)
     S = on-SM time:   every other group of all ops (issue, l1, shared, barrier, shuffle, async, tma)
     C = the part of S that is layout conversions (ops of kind `convert`)
-    hidden = clamp((M - (S - C)) / C, 0, 1) x `overlap.convert_hidden_max`
+    H = max(0, M - (S - C))          the memory time the rest of the SM work leaves idle (the slack)
+    a conversion of c ns hides  beta x min(c, H / n)     (n = the kernel's convert ops,
+                                                           beta = `overlap.convert_hidden_max`)
 
-i.e. the conversions fill the memory time the rest of the SM work leaves idle. Every conversion of the
-kernel (its `convert` ops, and the e-graph's `Tile.convert` / `Tile.via_shared` alternatives) is then
-priced at `(1 - hidden)` of its on-SM time: its counts (wavefronts, barriers) stay, its nanoseconds
-shrink, and `info["hidden_by_memory"]` says by how much. A kernel bound by on-SM work (M <= S - C) hides
+i.e. the conversions fill the slack, each its share of it, and beta of what they fill is hidden (the
+rest still shows: memory and on-SM work do not overlap perfectly). Every conversion of the kernel (its
+`convert` ops, and the e-graph's `Tile.convert` / `Tile.via_shared` alternatives) is priced so: its counts
+(wavefronts, barriers) stay, its nanoseconds shrink, and `info["hidden_by_memory"]` says by how much. The
+slack is absolute: an alternative conversion much dearer than the input's hides no more than the slack
+(an earlier version hid the input's *fraction* of any alternative, so a bank-conflicted swizzle of
+column_major_load, 60 us of shared traffic against 16 us of slack, was priced free: measured 0.47x). A kernel bound by on-SM work (M <= S - C) hides
 nothing, so a plan that removes a conversion there still gains its full price (gather_rows_1024: memory
 117 ns against 270 ns of shuffles and shared traffic).
 
-Source (H200, Triton 3.6.0, benchmarks/vector_width_convert.py, results in
+beta: fitted on the H200 alternatives (benchmarks/results/alternatives_h200.md: column_major_load's
+shared encodings 0.99x / 0.75x / 0.47x, gather_rows_1024's conversions, matmul epilogues), see
+`[overlap]` in params/h200.toml.
+
+Source of the first version (H200, Triton 3.6.0, benchmarks/vector_width_convert.py, results in
 benchmarks/results/vector_width_convert_h200.json): copy_row_to_runtime_offset's 512-float rows, 65536
 CTAs, rows streamed from DRAM, aligned outputs: the 16-byte load + convert + 4-byte store took 76.0 us,
 the same without the convert (4-byte load) 74.9 us and with 16-byte stores 74.2 us, so the convert costs
@@ -45,16 +54,34 @@ def _max_hidden(model: Any) -> float:
     return max(0.0, min(1.0, float(overlap.get("convert_hidden_max", 1.0))))
 
 
+class Slack(float):
+    """The fraction of the input's conversion time hidden (a float, as callers used it), carrying the
+    slack share of one conversion (`per_conversion_ns`) and beta, so that `hide` prices any conversion
+    by the absolute slack."""
+
+    per_conversion_ns: float
+    beta: float
+
+    def __new__(cls, fraction: float, per_conversion_ns: float, beta: float) -> Slack:
+        obj = super().__new__(cls, fraction)
+        obj.per_conversion_ns = per_conversion_ns
+        obj.beta = beta
+        return obj
+
+
 def hidden_fraction(model: Any, kernel: Mapping[str, Any]) -> float:
-    """The fraction of the kernel's conversion time hidden under its memory time (0 when none)."""
+    """The fraction of the kernel's conversion time hidden under its memory time (0 when none), as a
+    `Slack` that `hide` applies to any conversion by the absolute slack."""
     from eqsat.costmodels.op_costs import cost_of_op, raw_convert
 
     limit = _max_hidden(model)
     if limit <= 0.0:
         return 0.0
     memory = sm = conv = 0.0
+    n = 0
     for op in kernel.get("ops", []):
         if op.get("kind") == "convert":
+            n += 1
             c = raw_convert(model, op, kernel)
             conv += c.total_ns
             sm += c.total_ns
@@ -69,13 +96,20 @@ def hidden_fraction(model: Any, kernel: Mapping[str, Any]) -> float:
                 sm += ns
     if conv <= 0.0:
         return 0.0
-    return max(0.0, min(1.0, (memory - (sm - conv)) / conv)) * limit
+    slack = max(0.0, memory - (sm - conv))
+    return Slack(min(1.0, slack / conv) * limit, slack / max(1, n), limit)
 
 
 def hide(cost: Cost, fraction: float) -> Cost:
-    """`cost` (a conversion's) with `fraction` of its nanoseconds hidden under memory time."""
+    """`cost` (a conversion's) with `fraction` of its nanoseconds hidden under memory time; with a `Slack`,
+    beta x min(cost, slack share) of them."""
     if fraction <= 0.0 or not cost.legal or not cost.ns:
         return cost
+    if isinstance(fraction, Slack):
+        total = cost.total_ns
+        fraction = fraction.beta * min(1.0, fraction.per_conversion_ns / total) if total > 0 else 0.0
+        if fraction <= 0.0:
+            return cost
     info = dict(cost.info)
     info["hidden_by_memory"] = round(fraction, 4)
     return Cost(dict(cost.terms), {k: v * (1.0 - fraction) for k, v in cost.ns.items()}, None, info)

@@ -5,10 +5,13 @@ spread evenly over the SMs (`t * sms / events`), a rate per clock per SM is `eve
 
     clock_ghz                        clock: median over CTAs of %clock64 cycles / %globaltimer ns
     hbm_gbps, hbm_gbps_measured      copy.dram.k*: best (read + written bytes) / t over the occupancy curve
-    l2_gbps                          gather.l2.r1: random 4-byte elements of an 8 MiB table, a sector each
-                                     (+ the index sectors): 32 B x sectors / t
+    l2_gbps                          gather.l1.r1 (else gather.l2.r1): random 4-byte elements of a 16 KiB
+                                     table (the cache-resident footprint the model assumes of a gather),
+                                     a sector each (+ the index sectors): 32 B x sectors / t
+    l2_stream_gbps                   read.l2.v4: bytes / t of a 16 MiB footprint re-read (L2 hits)
     lsu_warp_instructions_per_clock  read.l2.{b16,b32}: the best warp load instructions per clock per SM
-    l1_lines_per_clock               strided.l2.s32: one 128-byte line per lane (32 per instruction)
+    l1_lines_per_clock               strided.l1.s32: one 128-byte line per lane (32 per instruction), the
+                                     lines L1 hits (strided.l2.s32, with .cg, is the L2 request rate)
     launch_ns, cta_launch_ns         launch.1; (launch.wave64 - launch.1) * sms / CTAs
     shuffle.results_per_clock_per_sm shuffle: lanes x shfl.sync.idx per clock per SM
     barrier.latency_ns               barrier.k4: t * sms / barriers (4 CTAs of 4 warps per SM)
@@ -137,20 +140,25 @@ def fit(report: dict[str, Any]) -> dict[str, Param]:
     if "read" in d and "dram.v4" in d["read"]:
         p["hbm_read_gbps"] = (_round(d["read"]["dram.v4"]["GBps"]), "calibrate 'read.dram.v4': 1 GiB read, "
                               "16-byte loads (informational)")
-    g = d["gather"].get("l2.r1")
-    if g:
-        t = _t(report, "gather.l2.r1")
-        sectors = _w(report, "gather.l2.r1", "sectors") + _w(report, "gather.l2.r1", "index_bytes") / 32
-        p["l2_gbps"] = (_round(32 * sectors / t), "calibrate 'gather.l2.r1': random 4-byte elements of an "
-                        "8 MiB table, one 32 B sector each (+ index sectors) / time")
+    for probe, what in (("gather.l1.r1", "a 16 KiB table (the tile-local footprint of a gather)"),
+                        ("gather.l2.r1", "an 8 MiB table")):
+        if _t(report, probe):
+            t = _t(report, probe)
+            sectors = _w(report, probe, "sectors") + _w(report, probe, "index_bytes") / 32
+            p["l2_gbps"] = (_round(32 * sectors / t), f"calibrate '{probe}': random 4-byte elements of {what}, "
+                            "one 32 B sector each (+ index sectors) / time")
+            break
+    if "read" in d and "l2.v4" in d["read"]:
+        p["l2_stream_gbps"] = (_round(d["read"]["l2.v4"]["GBps"]), "calibrate 'read.l2.v4': 16 MiB footprint "
+                               "re-read with 16-byte ld.global.cg (L2 hits of contiguous streams)")
     narrow = [d["read"][k]["instructions_per_clock"] for k in ("l2.b16", "l2.b32") if k in d["read"]]
     if narrow:
         p["lsu_warp_instructions_per_clock"] = (_round(max(narrow)), "calibrate 'read.l2.{b16,b32}': warp "
                                                 "load instructions per clock per SM, L2-resident")
-    s = d["strided"].get("l2.s32")
+    s = d["strided"].get("l1.s32")
     if s:
-        p["l1_lines_per_clock"] = (_round(s["lines_per_clock"]), "calibrate 'strided.l2.s32': 128-byte lines "
-                                   "per clock per SM, one line per lane")
+        p["l1_lines_per_clock"] = (_round(s["lines_per_clock"]), "calibrate 'strided.l1.s32': 128-byte lines "
+                                   "per clock per SM, one line per lane, L1-resident (ld.global)")
     if "launch_ns" in d:
         p["launch_ns"] = (_round(d["launch_ns"]), "calibrate 'launch.1': an empty 1-CTA launch, do_bench median")
     if "cta_launch_ns" in d:

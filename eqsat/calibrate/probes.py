@@ -9,8 +9,8 @@ shuffles, barriers, copies, CTAs). `probes(sms)` lists them; `fit.py` turns thei
     read.l2.{b16,b32,v2,v4}  16 MiB footprint, ld.global.cg                     -> L2 bytes/s, LSU instructions/clk
     read.l1.{b32,v4}         16 KiB per CTA, re-read (ld.global, L1 hits)       -> L1 lines/clk
     copy.dram.k{1..16}       1 GiB copy at 1..16 CTAs of 4 warps per SM        -> hbm (copy), occupancy curve
-    strided.{dram,l2}.s{8,32}  one 4-byte element per lane, 32 B / 128 B apart  -> strided sectors, lines/clk
-    gather.{dram,l2}.r{1,8,32,128}  random rows of 4..512 bytes                 -> random-sector rates (l2_gbps)
+    strided.{dram,l2,l1}.s{8,32}  one 4-byte element per lane, 32 B / 128 B apart -> sectors, lines/clk
+    gather.{dram,l2}.r{1,8,32,128}, gather.l1.r{1,8}  random rows of 4..512 bytes -> random-sector rates
     shuffle                  shfl.sync.idx chains                               -> shuffle results/clk
     barrier.k{1,4}           bar.sync loops at 1 and 4 CTAs per SM              -> barrier ns
     clock                    %clock64 vs %globaltimer                           -> clock_ghz
@@ -86,7 +86,7 @@ def probes(sms: int) -> list[Probe]:
                          {"n": n}, {"BLOCK": 2048},
                          {"bytes": 2 * n * 4, "sectors": 2 * n * 4 / 32, "warps_per_sm": 4 * k}))
     # ---- strided: one element per lane at 32 B (a sector each) or 128 B (a line each)
-    for where, rows_log2, iters in (("dram", 23, 16), ("l2", 17, 64)):
+    for where, rows_log2, iters in (("dram", 23, 16), ("l2", 17, 64), ("l1", 7, 256)):
         for stride in (8, 32):
             grid, warps = 8 * sms, 4
             block = 32 * warps * 4
@@ -97,13 +97,13 @@ def probes(sms: int) -> list[Probe]:
                               "out_ptr": (grid * block, "float32", "empty")},
                              {"stride": stride, "mask_rows": rows - 1},
                              {"ITERS": iters, "BLOCK": block, "LAYOUT": vector_layout(1, warps),
-                              "CACHE": ".cg"},
+                              "CACHE": "" if where == "l1" else ".cg"},
                              {"elements": elems, "bytes": elems * 4, "sectors": elems,
                               "lines": elems if stride * 4 >= 128 else elems * stride * 4 / 128,
                               "instructions": elems / 32, "footprint": rows * stride * 4}))
     # ---- random rows (indirect loads)
-    for where, table_bytes in (("dram", 1024 * MIB), ("l2", 8 * MIB)):
-        for row in (1, 8, 32, 128):
+    for where, table_bytes in (("dram", 1024 * MIB), ("l2", 8 * MIB), ("l1", 16 * KIB)):
+        for row in (1, 8, 32, 128) if where != "l1" else (1, 8):
             grid, warps, iters = 8 * sms, 4, 32
             rows_per_tile = 2048 // row
             n_rows = table_bytes // (row * 4)
