@@ -175,9 +175,10 @@ and every mbarrier slot, and raises `TypestateError` at the first event that bre
                                           every slot b covers -> full
     ttg.local_alloc %t / ttg.local_store  generic-proxy write: the slot is written and unfenced
     ttng.fence_async_shared               every unfenced slot fenced
-    ttg.local_load v                      v full or written -> empty (a synchronous read)
+    ttg.local_load v                      v full, written or read -> read (a synchronous read; a slot
+                                          read to the end may be rewritten, and read again: subslices)
     ttng.warp_group_dot a, b (async)      a, b full or written-and-fenced -> reading, until retired
-    ttng.warp_group_dot_wait {pendings=n} all but the n most recent dots retire: their slots -> empty
+    ttng.warp_group_dot_wait {pendings=n} all but the n most recent dots retire: their slots -> read
     ttng.async_tma_copy_local_to_global v v written and fenced (the TMA unit reads through the async proxy)
     ttg.local_dealloc buf                 no slot of buf in flight
 
@@ -393,7 +394,7 @@ class _PipelineState:
             if s is not None:
                 self.read(line, s)
                 if s[1] is not None or self.state(s) != "written":
-                    self.slot[s] = "empty"
+                    self.slot[s] = "read"
         elif op in ("ttng.warp_group_dot", "tt.dot", "ttng.tc_gen5_mma"):
             slots = [s for o in ops[:2] if (s := self.slot_of(o)) is not None]
             for s in slots:
@@ -406,7 +407,7 @@ class _PipelineState:
             else:
                 for s in slots:
                     if s[1] is not None:
-                        self.slot[s] = "empty"
+                        self.slot[s] = "read"
         elif op == "ttng.warp_group_dot_wait":
             m = _re.search(r"pendings = (\d+)", t)
             n = int(m.group(1)) if m else 0
@@ -416,7 +417,7 @@ class _PipelineState:
             for d in retired:
                 for s in d:
                     if s not in still and self.state(s) == "reading":
-                        self.slot[s] = "empty"
+                        self.slot[s] = "read"
         elif op == "ttng.async_tma_copy_local_to_global":
             names = _re.findall(r"%[\w$.#-]+", (t.split("]", 1)[1] if "]" in t else t).split(" : ")[0])
             s = self.slot_of(names[0]) if names else None
@@ -454,7 +455,7 @@ class _PipelineState:
 
     def write(self, line: _Line, s: tuple[str, int | None], new: str) -> None:
         st = self.state(s)
-        if st != "empty" and not (st == "written" and new == "written"):
+        if st not in ("empty", "read") and not (st == "written" and new == "written"):
             why = {"in flight": "a copy into it is still in flight", "full": "it landed and was never read",
                    "reading": "an unretired dot still reads it"}.get(st, st)
             self.fail(line, f"writes slot {s} while {why}: reuse before consumption")
