@@ -22,6 +22,10 @@ by a `ttg.local_alloc` (immutable, from the tile) or a `ttg.local_store` (into a
                 16-byte-per-lane layout a register load uses is what gfx942's LLVM lowering rejects
                 ("failed to legalize ttg.async_copy_global_to_local": only 32-bit lanes on gfx942).
 
+Multi-stage pipelines of loop loads are not this choice but the plan's `transport` choice
+(lowering/transport.py, lowering/transport_variants.py): the TTIR's loop loads, rewritten to tensor-descriptor
+loads where TMA is legal, recompiled with num_stages N, so Triton's own pipeliner builds the ring.
+
 Not implemented (raise LoweringError): `stages` > 1 (software pipelining of a loop), `async_copy` on
 CDNA3 (that is direct_to_lds), direct_to_lds of a `tt.load` (Triton's AMD pipeline converts those to
 buffer loads first) or of elements wider than 4 bytes, TMA into a `local_store` destination, and
