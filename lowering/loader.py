@@ -40,7 +40,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from eqsat.lowering.irtext import entry_arguments, triton_target
 from eqsat.lowering.rundir import REPO_ROOT, plan_buckets, read_spec
@@ -249,10 +249,19 @@ def compile_ttgir(path: Path, target_name: str, spec: KernelSpec | None) -> Any:
     return compiled
 
 
+_GRIDS: dict[Any, tuple[int, int, int]] = {}  # checked grids (a call's grid is usually one seen before)
+
+
 def _grid3(grid: Sequence[int], label: str) -> tuple[int, int, int]:
+    if type(grid) is tuple:
+        known = _GRIDS.get(grid)
+        if known is not None:
+            return known
     grid3 = tuple(int(g) for g in grid) + (1,) * (3 - len(grid))
     if len(grid3) != 3 or any(g < 1 for g in grid3):
         raise EqsatError(f"grid must be 1 to 3 positive integers, got {tuple(grid)}", file=label)
+    if type(grid) is tuple and all(type(g) is int for g in grid) and len(_GRIDS) < 4096:
+        _GRIDS[grid] = grid3  # type: ignore[assignment]
     return grid3  # type: ignore[return-value]
 
 
@@ -300,8 +309,7 @@ class Bucket:
         return ints, grid
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What one call launches: the bucket, the version (None: the fallback), the kernel, its arguments."""
 
     bucket: str
