@@ -205,7 +205,8 @@ def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, lo
     return rec
 
 
-DISPATCH_KERNELS = ("softmax_fp32_w1000", "rmsnorm_bf16_h5000")
+DISPATCH_KERNELS = ("softmax_fp32_w1000", "softmax_bf16_w1000", "rmsnorm_bf16_h5000",
+                    "liger_layer_norm_h1544")
 
 
 def markdown(report: dict[str, Any]) -> str:
