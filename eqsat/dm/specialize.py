@@ -11,7 +11,8 @@ the access issued in a layout of 16-byte vectors (`rules.gather.wide_layout`):
     width = floor_pow2(min(address contiguity, alignment, 16 bytes / element, mask constancy, extent))
 
     divisible {by: d}     d in 2..16: the argument's symbol gets divisibility d (its largest power of two
-                          is what AxisInfo keeps: a non-power-of-two d helps as much as its 2-part)
+                          is what AxisInfo keeps: a non-power-of-two d helps as much as its 2-part, so
+                          the analysis runs once per power of two)
     equal {value: c}      the argument is the constant c: divisibility = the largest power of two of c
     at_most {bound: b}    no effect on any vector width (recorded with no accesses: a bound decides trip
                           counts and masks of whole tiles, not the runs inside one)
@@ -160,6 +161,16 @@ def specialization_facts(module: Any, func: Operation, arg_names: Sequence[str] 
 
     attrs = func_arg_attrs(func)
     now = widths_under(module, func, {})
+    memo: dict[tuple[int, int], dict[int, int]] = {}  # (arg, power-of-two divisibility) -> widths
+
+    def effect(index: int, div: int, guard: dict[str, Any]) -> Effect:
+        if div <= 1:
+            return Effect(guard, {k: (w, w) for k, w in now.items()})
+        if (index, div) not in memo:
+            memo[(index, div)] = widths_under(module, func, {index: div})
+        under = memo[(index, div)]
+        return Effect(guard, {k: (now[k], under.get(k, now[k])) for k in now})
+
     args = []
     for i, a in enumerate(_entry_args(func)):
         name = arg_names[i] if arg_names is not None and i < len(arg_names) else value_name(a)
@@ -167,30 +178,22 @@ def specialization_facts(module: Any, func: Operation, arg_names: Sequence[str] 
         if isinstance(a.type, PtrType):
             facts = ArgFacts(name, i, "ptr", have)
             if have < 16:
-                facts.effects.append(_effect(module, func, now, i, 16,
-                                             {"arg": name, "kind": "aligned", "bytes": 16}))
+                facts.effects.append(effect(i, 16, {"arg": name, "kind": "aligned", "bytes": 16}))
         elif isinstance(a.type, IntegerType) and a.type.width.data in (32, 64):
             facts = ArgFacts(name, i, "int", have)
             for d in DIVISORS:
                 if pow2_div(d) <= have:
                     continue
-                facts.effects.append(_effect(module, func, now, i, pow2_div(d),
-                                             {"arg": name, "kind": "divisible", "by": d}))
+                facts.effects.append(effect(i, pow2_div(d), {"arg": name, "kind": "divisible", "by": d}))
             v = (values or {}).get(name)
             if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                facts.effects.append(_effect(module, func, now, i, min(16, pow2_div(v)),
-                                             {"arg": name, "kind": "equal", "value": v}))
+                equal = {"arg": name, "kind": "equal", "value": v}
+                facts.effects.append(effect(i, min(16, pow2_div(v)), equal))
                 facts.effects.append(Effect({"arg": name, "kind": "at_most", "bound": v}, {}))
         else:
             continue
         args.append(facts)
     return Facts(args, now)
-
-
-def _effect(module: Any, func: Operation, now: dict[int, int], index: int, div: int,
-            guard: dict[str, Any]) -> Effect:
-    under = widths_under(module, func, {index: div}) if div > 1 else now
-    return Effect(guard, {k: (now[k], under.get(k, now[k])) for k in now})
 
 
 def best_guards(facts: Facts, values: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
