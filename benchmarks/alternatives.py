@@ -21,8 +21,8 @@ the model's movement time), and the predicted speedup. Per kernel at most `--per
 spread over choice kinds and predicted speedups (the extracted plan always).
 
     python benchmarks/alternatives.py prepare RUN --out runs/altE_h200 [--per-kernel 6] [--kernel NAME]
-    python benchmarks/alternatives.py report MEASURED.json [MEASURED2.json] --out benchmarks/results/alternatives_h200
-    python benchmarks/alternatives.py repredict MEASURED.json --out FILE.json   (prices again with the current model)
+    python benchmarks/alternatives.py report MEASURED.json [MORE.json] --out results/alternatives_h200
+        [--egraph] [--import-transport FILE.json] [--import-versions FILE.json]
 
 `report` joins the GPU's measurements with the predictions and writes `.json` and `.md`: Kendall tau of
 predicted vs measured speedup, the sign agreement over pairs beyond noise, the median absolute error of
@@ -51,8 +51,9 @@ def _complete(graph: Any, sel: dict[str, str], best_node: dict[str, str], root: 
     out = dict(sel)
     for _ in range(64):
         try:
-            reach = reachable_selected(graph, {**{c: best_node[c] for c in graph.classes if c in best_node},
-                                               **out}, root)
+            reach = reachable_selected(
+                graph, {**{c: best_node[c] for c in graph.classes if c in best_node}, **out}, root
+            )
         except ValueError:
             return None
         missing = [c for c in reach if c not in out]
@@ -108,15 +109,16 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
     """Every single-swap alternative of one kernel, lowered: {"kernel", "before_ns", "variants": [...]}.
     Each variant: choices (plan JSON), label, kinds, after_ns, predicted_speedup, text (lowered TTGIR)."""
     from eqsat.costmodels.base import model_for
+    from eqsat.lowering.apply import lower
+    from eqsat.lowering.edits import LoweringError
+    from eqsat.lowering.irtext import strip_locations
+
     from eqsat.dm.lift import Launch, lift_module
     from eqsat.egraph.costs import GraphPrices, NodePricer
     from eqsat.egraph.decode import DecodeContext, decode
     from eqsat.egraph.extract import dag_cost, reachable_selected, term_selection
     from eqsat.ir.parser import parse_ttgir
     from eqsat.ir.printer import print_ttgir
-    from eqsat.lowering.apply import lower
-    from eqsat.lowering.edits import LoweringError
-    from eqsat.lowering.irtext import strip_locations
     from eqsat.optimize import OptimizeOptions, _kernel_json, optimize_kernel, rule_families
     from eqsat.plan import Plan
 
@@ -162,8 +164,9 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
             sel = _complete(graph, {**original, **swap}, best_node, root)
             if sel is None:
                 continue
-            ctx = DecodeContext(enc, graph, prices, root, original, sel, rule_kinds,
-                                result.schedule.rule_matches)
+            ctx = DecodeContext(
+                enc, graph, prices, root, original, sel, rule_kinds, result.schedule.rule_matches
+            )
             try:
                 choices = decode(ctx)
             except Exception as e:  # noqa: BLE001 - a selection the decoder cannot express
@@ -171,8 +174,9 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
                 continue
         if not choices:
             continue
-        after = (dag_cost(graph, sel, root, prices) if sel is not None
-                 else result.plan.cost_after.get("total_ns"))
+        after = (
+            dag_cost(graph, sel, root, prices) if sel is not None else result.plan.cost_after.get("total_ns")
+        )
         if after is None or not math.isfinite(after):
             continue
         plan = Plan(kernel=spec["name"], target=target, cost_before={}, cost_after={}, choices=choices)
@@ -185,10 +189,16 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
         if key == base_text:
             continue
         groups = _groups(graph, raw, sel, root) if sel is not None else {}
-        rec = {"label": _label(choices), "how": how, "kinds": _op_kinds(choices, ops), "groups": groups,
-               "choices": [dict(op=c.op, kind=c.kind, params=c.params) for c in choices],
-               "after_ns": round(after, 3), "predicted_speedup": before / after if after > 0 else None,
-               "text": text}
+        rec = {
+            "label": _label(choices),
+            "how": how,
+            "kinds": _op_kinds(choices, ops),
+            "groups": groups,
+            "choices": [dict(op=c.op, kind=c.kind, params=c.params) for c in choices],
+            "after_ns": round(after, 3),
+            "predicted_speedup": before / after if after > 0 else None,
+            "text": text,
+        }
         if key in seen:
             if how == "extracted":
                 seen[key]["how"] = "extracted"
@@ -196,11 +206,18 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
                 seen[key]["groups"] = groups
             continue
         seen[key] = rec
-    log(f"{spec['name']}: before {before:.1f} ns, {len(candidates)} candidates, {len(seen)} distinct "
-        f"lowered variants, {len(refused)} refused")
-    return {"kernel": spec["name"], "before_ns": round(before, 3), "grid": grid,
-            "before_groups": _groups(graph, raw, original, root),
-            "variants": list(seen.values()), "refused": refused[:20]}
+    log(
+        f"{spec['name']}: before {before:.1f} ns, {len(candidates)} candidates, {len(seen)} distinct "
+        f"lowered variants, {len(refused)} refused"
+    )
+    return {
+        "kernel": spec["name"],
+        "before_ns": round(before, 3),
+        "grid": grid,
+        "before_groups": _groups(graph, raw, original, root),
+        "variants": list(seen.values()),
+        "refused": refused[:20],
+    }
 
 
 def pick(variants: list[dict[str, Any]], per_kernel: int) -> list[dict[str, Any]]:
@@ -259,11 +276,23 @@ def prepare(run_dir: Path, out: Path, per_kernel: int, kernels: list[str] | None
             name = f"v{i:02d}.ttgir"
             (dst / name).write_text(v["text"])
             listed.append({**{k: x for k, x in v.items() if k != "text"}, "file": name})
-        meta = {"kernel": res["kernel"], "before_ns": res["before_ns"], "grid": res["grid"],
-                "variants": listed, "available": len(res["variants"]), "refused": res["refused"]}
+        meta = {
+            "kernel": res["kernel"],
+            "before_ns": res["before_ns"],
+            "grid": res["grid"],
+            "variants": listed,
+            "available": len(res["variants"]),
+            "refused": res["refused"],
+        }
         (dst / "variants.json").write_text(json.dumps(meta, indent=2) + "\n")
-        index.append({"kernel": res["kernel"], "dir": str(dst.relative_to(out)), "variants": len(listed),
-                      "available": len(res["variants"])})
+        index.append(
+            {
+                "kernel": res["kernel"],
+                "dir": str(dst.relative_to(out)),
+                "variants": len(listed),
+                "available": len(res["variants"]),
+            }
+        )
     (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     total = sum(i["variants"] for i in index)
     print(f"{len(index)} kernels, {total} variants -> {out}")
@@ -300,15 +329,21 @@ def sign_agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
     faster/slower sign matches; variants within noise are listed apart."""
     beyond = [r for r in rows if abs(r["measured_speedup"] - 1) > r["noise_threshold"]]
     right = [r for r in beyond if (r["predicted_speedup"] > 1) == (r["measured_speedup"] > 1)]
-    return {"beyond_noise": len(beyond), "right": len(right),
-            "fraction": len(right) / len(beyond) if beyond else None}
+    return {
+        "beyond_noise": len(beyond),
+        "right": len(right),
+        "fraction": len(right) / len(beyond) if beyond else None,
+    }
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ps = [r["predicted_speedup"] for r in rows]
     ms = [r["measured_speedup"] for r in rows]
-    errs = [abs(r["predicted_ns"] - r["measured_ns"]) / r["measured_ns"] for r in rows
-            if r.get("predicted_ns") and r.get("measured_ns")]
+    errs = [
+        abs(r["predicted_ns"] - r["measured_ns"]) / r["measured_ns"]
+        for r in rows
+        if r.get("predicted_ns") and r.get("measured_ns")
+    ]
     kernel_errs = {}
     for r in rows:
         if r.get("baseline_predicted_ns") and r.get("baseline_ns"):
@@ -320,17 +355,24 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     kinds = {}
     for k, rs in sorted(per_kind.items()):  # type: ignore[assignment]
         e = [math.log(r["predicted_speedup"] / r["measured_speedup"]) for r in rs]
-        kinds[k] = {"n": len(rs), "median_log_error": statistics.median(e),
-                    "median_abs_speedup_error": statistics.median(abs(r["predicted_speedup"]
-                                                                      - r["measured_speedup"]) for r in rs),
-                    "sign": sign_agreement(rs),
-                    "tau": kendall_tau([r["predicted_speedup"] for r in rs],
-                                       [r["measured_speedup"] for r in rs])}
-    return {"n": len(rows), "kernels": len({r["kernel"] for r in rows}),
-            "kendall_tau": kendall_tau(ps, ms), "sign": sign_agreement(rows),
-            "median_abs_time_error_variants": statistics.median(errs) if errs else None,
-            "median_abs_time_error_kernels": statistics.median(kernel_errs.values()) if kernel_errs else None,
-            "per_kind": kinds}
+        kinds[k] = {
+            "n": len(rs),
+            "median_log_error": statistics.median(e),
+            "median_abs_speedup_error": statistics.median(
+                abs(r["predicted_speedup"] - r["measured_speedup"]) for r in rs
+            ),
+            "sign": sign_agreement(rs),
+            "tau": kendall_tau([r["predicted_speedup"] for r in rs], [r["measured_speedup"] for r in rs]),
+        }
+    return {
+        "n": len(rows),
+        "kernels": len({r["kernel"] for r in rows}),
+        "kendall_tau": kendall_tau(ps, ms),
+        "sign": sign_agreement(rows),
+        "median_abs_time_error_variants": statistics.median(errs) if errs else None,
+        "median_abs_time_error_kernels": statistics.median(kernel_errs.values()) if kernel_errs else None,
+        "per_kind": kinds,
+    }
 
 
 def _key(choices: list[dict[str, Any]]) -> str:
@@ -339,9 +381,11 @@ def _key(choices: list[dict[str, Any]]) -> str:
 
 def program_groups(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, float]:
     """The cost model's groups (ns, nothing hidden) of one program of a variant folder, lifted from its
-    TTGIR at the bench launch: the price of the program that really ran (`costmodels.common.kernel_groups`)."""
+    TTGIR at the bench launch: the price of the program that really ran
+    (`costmodels.common.kernel_groups`)."""
     from eqsat.costmodels.base import model_for
     from eqsat.costmodels.common import kernel_groups
+
     from eqsat.dm.lift import Launch, lift_module
     from eqsat.ir.parser import parse_ttgir
     from eqsat.optimize import _kernel_json
@@ -378,13 +422,18 @@ def egraph_repredict(alt_dir: Path, measured: dict[str, Any]) -> dict[str, dict[
         if "baseline_ns" not in r:
             continue
         res = enumerate_kernel(alt_dir / r["kernel"] / TARGET, log=lambda _m: None)
-        out[r["kernel"]] = {"before_ns": res["before_ns"],
-                            "after": {_key(v["choices"]): v["after_ns"] for v in res["variants"]}}
+        out[r["kernel"]] = {
+            "before_ns": res["before_ns"],
+            "after": {_key(v["choices"]): v["after_ns"] for v in res["variants"]},
+        }
     return out
 
 
-def rows_of(measured: dict[str, Any], prices: dict[str, dict[str, Any]] | None = None,
-            egraph: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def rows_of(
+    measured: dict[str, Any],
+    prices: dict[str, dict[str, Any]] | None = None,
+    egraph: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """One row per measured, bit-identical variant: predicted and measured times and speedups. Predicted
     kernel time: `costmodels.common.kernel_time_ns` of the program's cost groups (launch + max(M, S) +
     overlap x min(M, S)) when repriced, else the recorded movement time + the launch overhead."""
@@ -409,13 +458,84 @@ def rows_of(measured: dict[str, Any], prices: dict[str, dict[str, Any]] | None =
             after = v["after_ns"] + launch
             if repriced:
                 after = kernel_time_ns(repriced["groups"][v["file"]], rates, alpha)
-            rows.append({"kernel": r["kernel"], "file": v["file"], "label": v["label"], "kinds": v["kinds"],
-                         "how": v["how"], "predicted_speedup": before / after,
-                         "egraph_predicted_speedup": _egraph_speedup(egraph, r, v),
-                         "measured_speedup": v["measured_speedup"], "predicted_ns": after,
-                         "measured_ns": v["measured_ns"], "baseline_predicted_ns": before,
-                         "baseline_ns": r["baseline_ns"], "noise": r["noise"],
-                         "noise_threshold": max(r["noise"], NOISE_FLOOR)})
+            rows.append(
+                {
+                    "kernel": r["kernel"],
+                    "file": v["file"],
+                    "label": v["label"],
+                    "kinds": v["kinds"],
+                    "how": v["how"],
+                    "predicted_speedup": before / after,
+                    "egraph_predicted_speedup": _egraph_speedup(egraph, r, v),
+                    "measured_speedup": v["measured_speedup"],
+                    "predicted_ns": after,
+                    "measured_ns": v["measured_ns"],
+                    "baseline_predicted_ns": before,
+                    "baseline_ns": r["baseline_ns"],
+                    "noise": r["noise"],
+                    "noise_threshold": max(r["noise"], NOISE_FLOOR),
+                }
+            )
+    return rows
+
+
+def transport_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of issue 12's transport bench (another helper's GPU run): each variant against the JIT."""
+    rows = []
+    for r in data["results"]:
+        for name, v in (r.get("variants") or {}).items():
+            if "speedup" not in v or v.get("predicted_speedup") is None:
+                continue
+            if not (v.get("bit_identical_launch") and v.get("bit_identical_bench")):
+                continue
+            rows.append(
+                {
+                    "kernel": r["kernel"],
+                    "file": name,
+                    "label": f"transport {name}",
+                    "kinds": ["transport:dot_operands"],
+                    "how": "imported",
+                    "predicted_speedup": float(v["predicted_speedup"]),
+                    "measured_speedup": v["speedup"],
+                    "egraph_predicted_speedup": float(v["predicted_speedup"]),
+                    "predicted_ns": None,
+                    "measured_ns": v["ms"] * 1e6,
+                    "noise": r["noise"],
+                    "noise_threshold": max(r["noise"], NOISE_FLOOR),
+                }
+            )
+    return rows
+
+
+def version_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the guarded-versions bench: each shape that ran a version (not the fallback)."""
+    rows = []
+    for r in data["results"]:
+        predicted = {}
+        for b in r.get("buckets") or []:
+            for v in b.get("versions") or []:
+                if v.get("predicted_ns") and v.get("fallback_ns"):
+                    predicted[(b["bucket"], v["name"])] = v["fallback_ns"] / v["predicted_ns"]
+        for sh in r.get("shapes") or []:
+            key = (sh.get("bucket"), sh.get("version"))
+            if sh.get("version") in (None, "fallback") or key not in predicted or not sh.get("bit_identical"):
+                continue
+            rows.append(
+                {
+                    "kernel": r["kernel"],
+                    "file": sh["shape"],
+                    "label": f"version {sh['version']}",
+                    "kinds": ["version:guarded"],
+                    "how": "imported",
+                    "predicted_speedup": predicted[key],
+                    "measured_speedup": sh["speedup"],
+                    "egraph_predicted_speedup": predicted[key],
+                    "predicted_ns": None,
+                    "measured_ns": sh["eqsat_us"] * 1e3,
+                    "noise": sh["noise"],
+                    "noise_threshold": max(sh["noise"], NOISE_FLOOR),
+                }
+            )
     return rows
 
 
@@ -432,34 +552,77 @@ NOISE_FLOOR = 0.02  # lowering/bench.py: below 2% two timings count as the same
 
 def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list[str]) -> str:
     s = summary
-    sign = s["sign"]
+    own = s.get("own") or s
+
+    def stats(x: dict[str, Any]) -> str:
+        sign = x["sign"]
+        pct = _f(100 * sign["fraction"] if sign["fraction"] is not None else None, ".0f")
+        return (
+            f"n = {x['n']} ({x['kernels']} kernels): Kendall tau **{_f(x['kendall_tau'])}**, faster/slower "
+            f"sign right beyond noise **{sign['right']}/{sign['beyond_noise']}** ({pct}%)"
+        )
+
     out = ["# Alternatives on an H200: predicted vs measured speedup per alternative", ""]
     out += ["Commands:", ""] + [f"    {c}" for c in commands] + [""]
-    out += [f"{s['n']} measured alternatives of {s['kernels']} kernels (each bit-identical to Triton's JIT at "
-            "both sizes; timed at the bench size, `do_bench` medians over rounds of baseline / variants / "
-            "baseline). Predicted speedup = (model time of the input + launch) / (model time of the "
-            "alternative + launch).", "",
-            f"- Kendall tau (predicted vs measured speedup): **{_f(s['kendall_tau'])}**",
-            f"- faster/slower sign right beyond noise: **{sign['right']}/{sign['beyond_noise']}** "
-            f"({_f(100 * sign['fraction'] if sign['fraction'] is not None else None, '.0f')}%)",
-            f"- median absolute error of predicted kernel time, alternatives: "
-            f"**{_f(100 * s['median_abs_time_error_variants'], '.0f')}%**, "
-            f"inputs (one per kernel): {_f(100 * s['median_abs_time_error_kernels'], '.0f')}%", "",
-            "## Errors per op kind (a variant counts under every choice kind x op kind it changes)", "",
-            "| choice:op | n | median log(pred/meas) | median abs speedup error | sign right | tau |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    out += [
+        "Each alternative is the input plan with one e-graph choice swapped (benchmarks/alternatives.py), "
+        "lowered by eqsat's lowering, bit-identical to Triton's JIT at both sizes, timed at the bench size "
+        "(`do_bench` medians over 3 rounds of baseline / variants / baseline; noise = the two baselines' "
+        "spread, at least 2%). Predicted kernel time = `costmodels.common.kernel_time_ns` of the lowered "
+        "program's cost groups (launch + max(memory, on-SM) + 0.2 x min); predicted speedup = its ratio "
+        "for the input and the alternative.",
+        "",
+        f"- this bench's alternatives: {stats(own)}; median absolute error of predicted kernel time "
+        f"**{_f(100 * own['median_abs_time_error_variants'], '.0f')}%** over the alternatives, "
+        f"{_f(100 * own['median_abs_time_error_kernels'], '.0f')}% over the inputs",
+        f"- with the imported measurements of the other helpers ({s.get('imported', 0)} rows: issue 12's "
+        "transport variants, predicted by costmodels/pipeline.py; guarded versions, predicted by their "
+        f"plans): {stats(s)}",
+        f"- the e-graph's own prices of the same alternatives (what extraction compares; `--egraph`): "
+        f"Kendall tau {_f(s.get('egraph_kendall_tau'))}, sign "
+        f"{(s.get('egraph_sign') or {}).get('right')}/{(s.get('egraph_sign') or {}).get('beyond_noise')}",
+        "",
+        "## Errors per op kind (a variant counts under every choice kind x op kind it changes)",
+        "",
+        "| choice:op | n | median log(pred/meas) | median abs speedup error | sign right | tau |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for k, r in s["per_kind"].items():
-        out.append(f"| {k} | {r['n']} | {_f(r['median_log_error'], '+.3f')} | "
-                   f"{_f(r['median_abs_speedup_error'], '.3f')} | {r['sign']['right']}/{r['sign']['beyond_noise']} "
-                   f"| {_f(r['tau'])} |")
-    out += ["", "## Every alternative", "",
-            "| kernel | variant | choices | predicted us | measured us | predicted x | measured x | noise % |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        out.append(
+            f"| {k} | {r['n']} | {_f(r['median_log_error'], '+.3f')} | "
+            f"{_f(r['median_abs_speedup_error'], '.3f')} | {r['sign']['right']}/{r['sign']['beyond_noise']} "
+            f"| {_f(r['tau'])} |"
+        )
+    out += [
+        "",
+        "## Every alternative",
+        "",
+        "| kernel | variant | choices | predicted us | measured us | predicted x | e-graph x | measured x "
+        "| noise % |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        out.append(f"| {r['kernel']} | {r['file'][:3]}{' (extracted)' if r['how'] == 'extracted' else ''} | "
-                   f"{r['label']} | {r['predicted_ns'] / 1e3:.1f} | {r['measured_ns'] / 1e3:.1f} | "
-                   f"{r['predicted_speedup']:.3f} | {r['measured_speedup']:.3f} | {100 * r['noise']:.1f} |")
+        pns = "-" if r.get("predicted_ns") is None else f"{r['predicted_ns'] / 1e3:.1f}"
+        out.append(
+            f"| {r['kernel']} | {r['file'][:18]}{' (extracted)' if r['how'] == 'extracted' else ''} | "
+            f"{r['label']} | {pns} | {r['measured_ns'] / 1e3:.1f} | {r['predicted_speedup']:.3f} | "
+            f"{_f(r.get('egraph_predicted_speedup'))} | {r['measured_speedup']:.3f} | "
+            f"{100 * r['noise']:.1f} |"
+        )
     return "\n".join(out) + "\n"
+
+
+def render(data: dict[str, Any]) -> str:
+    md = markdown(data["summary"], data["rows"], data.get("commands") or [])
+    if data.get("failed"):
+        md += (
+            "\nNot measured / crashed variants:\n\n"
+            + "\n".join(
+                f"- {f['kernel']}: {f.get('error') or ''} {f.get('crashed') or ''}" for f in data["failed"]
+            )
+            + "\n"
+        )
+    return md
 
 
 def _f(v: Any, spec: str = ".3f") -> str:
@@ -474,18 +637,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-kernel", type=int, default=6)
     p.add_argument("--kernel", action="append")
+    rd = sub.add_parser("render", help="write the .md of a report .json again")
+    rd.add_argument("report", type=Path)
     r = sub.add_parser("report")
     r.add_argument("measured", type=Path, nargs="+", help="alternatives_gpu.py outputs (later files win)")
     r.add_argument("--alt-dir", type=Path, default=ROOT / "runs" / "altE_h200")
     r.add_argument("--out", type=Path, required=True, help="path without suffix: writes .json and .md")
-    r.add_argument("--as-measured", action="store_true",
-                   help="use the predictions recorded at prepare time instead of pricing again")
+    r.add_argument(
+        "--as-measured",
+        action="store_true",
+        help="use the predictions recorded at prepare time instead of pricing again",
+    )
     r.add_argument("--command", action="append", default=[], help="a command to list in the report")
-    r.add_argument("--egraph", action="store_true", help="also price the e-graph's selections again "
-                                                        "(egraph_predicted_speedup; slower)")
+    r.add_argument(
+        "--import-transport",
+        type=Path,
+        help="benchmarks/results/gpu_transport_h200.json (issue "
+        "12's transport variants, predicted by costmodels/pipeline.py)",
+    )
+    r.add_argument(
+        "--import-versions",
+        type=Path,
+        help="benchmarks/results/gpu_versions_h200.json (guarded versions, predicted by the plan's versions)",
+    )
+    r.add_argument(
+        "--egraph",
+        action="store_true",
+        help="also price the e-graph's selections again (egraph_predicted_speedup; slower)",
+    )
     args = ap.parse_args(argv)
     if args.cmd == "prepare":
         return prepare(args.run_dir, args.out, args.per_kernel, args.kernel)
+    if args.cmd == "render":
+        data = json.loads(args.report.read_text())
+        args.report.with_suffix(".md").write_text(render(data))
+        return 0
     merged: dict[str, Any] = {"results": []}
     by_kernel: dict[str, Any] = {}
     for path in args.measured:
@@ -498,27 +684,43 @@ def main(argv: list[str] | None = None) -> int:
     prices = None if args.as_measured else repredict(args.alt_dir, merged)
     egraph = egraph_repredict(args.alt_dir, merged) if args.egraph else None
     rows = rows_of(merged, prices, egraph)
+    own = len(rows)
+    if args.import_transport:
+        rows += transport_rows(json.loads(args.import_transport.read_text()))
+    if args.import_versions:
+        rows += version_rows(json.loads(args.import_versions.read_text()))
     summary = summarize(rows)
-    summary["egraph_kendall_tau"] = kendall_tau([r["egraph_predicted_speedup"] for r in rows],
-                                                [r["measured_speedup"] for r in rows])
-    summary["egraph_sign"] = sign_agreement([{**r, "predicted_speedup": r["egraph_predicted_speedup"]}
-                                             for r in rows])
-    failed = [{"kernel": r["kernel"], "error": r.get("error"), "crashed": r.get("crashed")}
-              for r in merged["results"] if "baseline_ns" not in r or r.get("crashed")]
+    summary["own"] = summarize(rows[:own])
+    summary["imported"] = len(rows) - own
+    mine = rows[:own]
+    summary["egraph_kendall_tau"] = kendall_tau(
+        [r["egraph_predicted_speedup"] for r in mine], [r["measured_speedup"] for r in mine]
+    )
+    summary["egraph_sign"] = sign_agreement(
+        [{**r, "predicted_speedup": r["egraph_predicted_speedup"]} for r in mine]
+    )
+    failed = [
+        {"kernel": r["kernel"], "error": r.get("error"), "crashed": r.get("crashed")}
+        for r in merged["results"]
+        if "baseline_ns" not in r or r.get("crashed")
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"summary": summary, "rows": rows, "failed": failed,
-                                                         "commands": args.command}, indent=1) + "\n")
-    md = markdown(summary, rows, args.command)
-    if failed:
-        md += "\nNot measured / crashed variants:\n\n" + "\n".join(
-            f"- {f['kernel']}: {f['error'] or ''} {f['crashed'] or ''}" for f in failed) + "\n"
-    args.out.with_suffix(".md").write_text(md)
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"summary": summary, "rows": rows, "failed": failed, "commands": args.command}, indent=1)
+        + "\n"
+    )
+    data = {"summary": summary, "rows": rows, "failed": failed, "commands": args.command}
+    args.out.with_suffix(".md").write_text(render(data))
     s = summary
-    print(f"egraph tau={_f(s['egraph_kendall_tau'])} sign={s['egraph_sign']['right']}/"
-          f"{s['egraph_sign']['beyond_noise']}")
-    print(f"n={s['n']} tau={_f(s['kendall_tau'])} sign={s['sign']['right']}/{s['sign']['beyond_noise']} "
-          f"median |time err| variants={_f(s['median_abs_time_error_variants'])} "
-          f"kernels={_f(s['median_abs_time_error_kernels'])}")
+    print(
+        f"egraph tau={_f(s['egraph_kendall_tau'])} sign={s['egraph_sign']['right']}/"
+        f"{s['egraph_sign']['beyond_noise']}"
+    )
+    print(
+        f"n={s['n']} tau={_f(s['kendall_tau'])} sign={s['sign']['right']}/{s['sign']['beyond_noise']} "
+        f"median |time err| variants={_f(s['median_abs_time_error_variants'])} "
+        f"kernels={_f(s['median_abs_time_error_kernels'])}"
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""GPU side of benchmarks/alternatives.py: time every prepared alternative of every kernel against Triton's JIT.
+"""GPU side of benchmarks/alternatives.py: time each prepared alternative of a kernel against Triton's JIT.
 
 For each `DIR/<kernel>/h200/` that `alternatives.py prepare` wrote (input.ttgir, spec.json, vNN.ttgir,
 variants.json), on a GPU machine with only torch and triton (no xdsl/egglog; imports as
@@ -77,13 +77,13 @@ class VariantCrash(Exception):
 
 def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str]) -> dict[str, Any]:
     import torch
-    from triton.testing import do_bench
-
-    from eqsat.ingest.compile import load_function
     from eqsat.lowering.bench import _Case, raw_equal
     from eqsat.lowering.irtext import strip_locations
     from eqsat.lowering.loader import load
     from eqsat.lowering.rundir import read_spec
+    from triton.testing import do_bench
+
+    from eqsat.ingest.compile import load_function
 
     meta = json.loads((kdir / "variants.json").read_text())
     spec = read_spec(kdir)
@@ -179,8 +179,9 @@ def _child(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str
     out.write_text(json.dumps(rec))
 
 
-def isolated(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str],
-             attempts: int = 4) -> dict[str, Any]:
+def isolated(
+    kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], str], attempts: int = 4
+) -> dict[str, Any]:
     """`bench_kernel` in a forked process (CUDA starts there, never in this one): a variant that breaks
     the CUDA context is recorded as crashed and the kernel is measured again without it."""
     import tempfile
@@ -195,8 +196,11 @@ def isolated(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str], s
             proc = ctx.Process(target=_child, args=(kdir, rounds, seed, failed, out))
             proc.start()
             proc.join()
-            rec = json.loads(out.read_text()) if out.is_file() else {
-                "kernel": kdir.parent.name, "error": f"worker died with exit code {proc.exitcode}"}
+            rec = (
+                json.loads(out.read_text())
+                if out.is_file()
+                else {"kernel": kdir.parent.name, "error": f"worker died with exit code {proc.exitcode}"}
+            )
         if "crashed" not in rec:
             break
         crashed.append({"file": rec["crashed"], "error": rec["error"]})
@@ -221,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     dirs.sort(key=lambda d: (d.parent.name not in args.first, d.parent.name))
     t0 = time.perf_counter()
     failed = precompile(dirs, args.jobs)
-    print(f"precompiled {len(dirs)} kernels' variants in {time.perf_counter() - t0:.1f} s "
-          f"({len(failed)} failed)", flush=True)
+    print(
+        f"precompiled {len(dirs)} kernels' variants in {time.perf_counter() - t0:.1f} s "
+        f"({len(failed)} failed)",
+        flush=True,
+    )
     import torch
     import triton
 
@@ -233,18 +240,32 @@ def main(argv: list[str] | None = None) -> int:
         rec["seconds"] = round(time.perf_counter() - t1, 2)
         results.append(rec)
         if "baseline_ns" in rec:
-            parts = [f"{v['file'][:3]} {v.get('measured_speedup', float('nan')):.3f}/"
-                     f"{v['predicted_speedup']:.3f}" for v in rec["variants"]]
-            print(f"{rec['kernel'][:26]:26} base {rec['baseline_ns'] / 1e3:8.1f} us noise "
-                  f"{100 * rec['noise']:.1f}%  " + " ".join(parts), flush=True)
+            parts = [
+                f"{v['file'][:3]} {v.get('measured_speedup', float('nan')):.3f}/{v['predicted_speedup']:.3f}"
+                for v in rec["variants"]
+            ]
+            print(
+                f"{rec['kernel'][:26]:26} base {rec['baseline_ns'] / 1e3:8.1f} us noise "
+                f"{100 * rec['noise']:.1f}%  " + " ".join(parts),
+                flush=True,
+            )
         else:
             print(f"{rec['kernel'][:26]:26} ERROR {rec.get('error')}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"device": rec.get("device"), "torch": torch.__version__,
-                                        "triton": triton.__version__, "rounds": args.rounds,
-                                        "command": "python benchmarks/alternatives_gpu.py "
-                                                   + " ".join(argv or sys.argv[1:]),
-                                        "results": results}, indent=1) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "device": rec.get("device"),
+                    "torch": torch.__version__,
+                    "triton": triton.__version__,
+                    "rounds": args.rounds,
+                    "command": "python benchmarks/alternatives_gpu.py " + " ".join(argv or sys.argv[1:]),
+                    "results": results,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -14,7 +14,11 @@ Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the 
   run touching `ceil(run bytes / 32)` sectors (an indirect gather of contiguous rows: sectors per row x
   rows; a random scalar gather, contiguity 1: one sector per element);
 * strided (the fastest dim's stride is not 1): one sector per element unless the stride in bytes is
-  known and below 32 (then neighbours share sectors);
+  known and below 32 (then neighbours share sectors); but when another dim has stride 1 (a load
+  re-issued in a layout whose fastest dim is not the memory-contiguous one) the tile still reads whole
+  sectors along that dim: priced as contiguous along it (the lanes' scatter is the L1 lines term).
+  Measured on an H200 (benchmarks/results/alternatives_h200.md): column_major_load's re-issued load,
+  priced 4.5x the input's DRAM time as strided, ran 0.77x (the input plus its L1 lines);
 * masks: `info["guard"]` of a non-power-of-two tile gives the masked fraction; masked elements move no
   data but their lanes are issued: their bytes count as `wasted_bytes`, as do the unused bytes of
   fetched sectors.
@@ -104,6 +108,13 @@ def global_counts(op: Mapping[str, Any], layout: str | None, warp_size: int, sec
     strides = access.get("strides") or []
     inner_stride = strides[fastest] if fastest < len(strides) else 1
     contiguity = max(1, int(access.get("contiguity") or 1))
+    unit = [d for d, st in enumerate(strides) if st == 1 and d < len(shape)]
+    if klass != "indirect" and inner_stride not in (1, None) and unit:
+        # the layout's fastest dim is not the memory-contiguous one (a load re-issued in a transposed
+        # layout): sectors are a property of the addresses, the CTA still reads whole rows of `unit[0]`
+        # (other registers / instructions take a lane's neighbours); L1 lines price the scatter
+        klass, fastest, inner_stride = "contiguous", unit[0], 1
+        contiguity = max(contiguity, shape[unit[0]])
     if klass == "strided" or (klass != "indirect" and inner_stride not in (1, None)):
         if isinstance(inner_stride, int) and 0 < inner_stride * eb < sector_bytes:
             per_elem = inner_stride * eb / sector_bytes
@@ -187,9 +198,14 @@ def l1_requests(op: Mapping[str, Any], layout: str | None, warp_size: int, line_
     strides = list(access.get("strides") or [])
     klass = access.get("class", "contiguous")
     line_elems = max(1, line_bytes // eb)
-    addr = coords[..., fastest].astype("int64") * (int(strides[fastest]) if fastest < len(strides)
-                                                     and isinstance(strides[fastest], int)
-                                                     and klass != "indirect" else 1)
+    known = fastest < len(strides) and isinstance(strides[fastest], int) and klass != "indirect"
+    if known:
+        fast_stride = int(strides[fastest])
+    elif klass == "indirect" or int(access.get("contiguity") or 1) > 1:
+        fast_stride = 1  # a gathered row, or a dim the compiler knows is contiguous
+    else:  # an unknown runtime stride along the layout's fastest dim: its elements are lines apart
+        fast_stride = line_elems * max(1, -(-(1 << (max(1, shape[fastest]) - 1).bit_length()) // line_elems))
+    addr = coords[..., fastest].astype("int64") * fast_stride
     for d in range(rank):
         if d == fastest:
             continue

@@ -59,9 +59,28 @@ def _tile(shape: list[int] | None) -> tuple[int, ...]:
     return tuple(int(s) for s in (shape or [1]))
 
 
-def _buffer_shape(op: Mapping[str, Any]) -> tuple[int, ...]:
+def _layout_rank(layout: str | None) -> int | None:
+    """The rank of a distributed encoding's text (its `order`, or a linear layout's first basis)."""
+    import re
+
+    if not layout:
+        return None
+    m = re.search(r"order\s*=\s*\[([^\]]*)\]", layout)
+    if m:
+        return len([x for x in m.group(1).split(",") if x.strip()])
+    m = re.search(r"register\s*=\s*\[\[([^\]]*)\]", layout)
+    if m:
+        return len([x for x in m.group(1).split(",") if x.strip()])
+    return None
+
+
+def _buffer_shape(op: Mapping[str, Any], register_layout: str | None = None) -> tuple[int, ...]:
+    """The tile one shared access moves: the op's shape, less a leading multi-buffer (stage) dim when
+    the register tile has lower rank (a 3-D register tile, permute_3d's, moves whole)."""
     shape = _tile(op.get("shape"))
-    return shape[-2:] if len(shape) > 2 else shape
+    if len(shape) > 2 and _layout_rank(register_layout) != len(shape):
+        return shape[-2:]
+    return shape
 
 
 def cost_of_op(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
@@ -135,19 +154,19 @@ def _local_alloc(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[st
     if op.get("src_space") != "registers" or not op.get("src_layout"):
         return Cost()
     cost = model.shared_access(op["src_layout"], op["dst_layout"],
-                               _buffer_shape(op), op.get("dtype") or "f32", "store")
+                               _buffer_shape(op, op["src_layout"]), op.get("dtype") or "f32", "store")
     return cost.scaled(_scale(model, op, kernel))
 
 
 def _local_store(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
     cost = model.shared_access(op["src_layout"], op["dst_layout"],
-                               _buffer_shape(op), op.get("dtype") or "f32", "store")
+                               _buffer_shape(op, op["src_layout"]), op.get("dtype") or "f32", "store")
     return cost.scaled(_scale(model, op, kernel))
 
 
 def _local_load(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
     cost = model.shared_access(op["dst_layout"], op["src_layout"],
-                               _buffer_shape(op), op.get("dtype") or "f32", "load")
+                               _buffer_shape(op, op["dst_layout"]), op.get("dtype") or "f32", "load")
     return cost.scaled(_scale(model, op, kernel))
 
 

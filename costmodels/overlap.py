@@ -18,7 +18,8 @@ rest still shows: memory and on-SM work do not overlap perfectly). Every convers
 (wavefronts, barriers) stay, its nanoseconds shrink, and `info["hidden_by_memory"]` says by how much. The
 slack is absolute: an alternative conversion much dearer than the input's hides no more than the slack
 (an earlier version hid the input's *fraction* of any alternative, so a bank-conflicted swizzle of
-column_major_load, 60 us of shared traffic against 16 us of slack, was priced free: measured 0.47x). A kernel bound by on-SM work (M <= S - C) hides
+column_major_load, 60 us of shared traffic against 16 us of slack, was priced free: measured 0.47x).
+A kernel bound by on-SM work (M <= S - C) hides
 nothing, so a plan that removes a conversion there still gains its full price (gather_rows_1024: memory
 117 ns against 270 ns of shuffles and shared traffic).
 

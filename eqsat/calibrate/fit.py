@@ -1,4 +1,4 @@
-"""Measured probe times (eqsat/calibrate/run.py) -> cost-model parameters, each with the measurement behind it.
+"""Measured probe times (eqsat/calibrate/run.py) -> cost-model parameters, each with its measurement.
 
 Units follow costmodels/common.py `Rates`: a per-SM cost is the SM time one event takes when events are
 spread evenly over the SMs (`t * sms / events`), a rate per clock per SM is `events / (t * clock * sms)`.
@@ -71,17 +71,38 @@ def derived(report: dict[str, Any]) -> dict[str, Any]:
         t = _t(report, name)
         return None if t is None else _w(report, name, key) / t
 
-    out["read"] = {n.split(".", 1)[1]: {"GBps": gbps(n), "instructions_per_clock": per_clock(n, "instructions"),
-                                        "lines_per_clock": per_clock(n, "lines")}
-                   for n in report["probes"] if n.startswith("read.") and _t(report, n)}
-    out["copy"] = {int(report["probes"][n]["work"]["warps_per_sm"]): gbps(n)
-                   for n in report["probes"] if n.startswith("copy.") and _t(report, n)}
-    out["strided"] = {n.split(".", 1)[1]: {"GBps_useful": gbps(n), "sector_GBps": 32 * gbps(n, "sectors"),
-                                           "lines_per_clock": per_clock(n, "lines")}
-                      for n in report["probes"] if n.startswith("strided.") and _t(report, n)}
-    out["gather"] = {n.split(".", 1)[1]: {"GBps_useful": gbps(n), "sector_GBps": 32 * gbps(n, "sectors"),
-                                          "rows_per_ns": gbps(n, "rows")}
-                     for n in report["probes"] if n.startswith("gather.") and _t(report, n)}
+    out["read"] = {
+        n.split(".", 1)[1]: {
+            "GBps": gbps(n),
+            "instructions_per_clock": per_clock(n, "instructions"),
+            "lines_per_clock": per_clock(n, "lines"),
+        }
+        for n in report["probes"]
+        if n.startswith("read.") and _t(report, n)
+    }
+    out["copy"] = {
+        int(report["probes"][n]["work"]["warps_per_sm"]): gbps(n)
+        for n in report["probes"]
+        if n.startswith("copy.") and _t(report, n)
+    }
+    out["strided"] = {
+        n.split(".", 1)[1]: {
+            "GBps_useful": gbps(n),
+            "sector_GBps": 32 * gbps(n, "sectors"),
+            "lines_per_clock": per_clock(n, "lines"),
+        }
+        for n in report["probes"]
+        if n.startswith("strided.") and _t(report, n)
+    }
+    out["gather"] = {
+        n.split(".", 1)[1]: {
+            "GBps_useful": gbps(n),
+            "sector_GBps": 32 * gbps(n, "sectors"),
+            "rows_per_ns": gbps(n, "rows"),
+        }
+        for n in report["probes"]
+        if n.startswith("gather.") and _t(report, n)
+    }
     bar = _t(report, "shared.barrier")
     bar_per = bar / _w(report, "shared.barrier", "barriers") if bar else 0.0
     shared = {}
@@ -90,28 +111,43 @@ def derived(report: dict[str, Any]) -> dict[str, Any]:
             t = _t(report, n) - bar_per * _w(report, n, "barriers")
             wf = _w(report, n, "wavefronts")
             ins = _w(report, n, "instructions")
-            shared[n.split(".", 1)[1]] = {"clocks_per_instruction": t * clk * sms / ins,
-                                          "wavefronts_per_clock": wf / (t * clk * sms),
-                                          "modelled_wavefronts_per_instruction": wf / ins}
+            shared[n.split(".", 1)[1]] = {
+                "clocks_per_instruction": t * clk * sms / ins,
+                "wavefronts_per_clock": wf / (t * clk * sms),
+                "modelled_wavefronts_per_instruction": wf / ins,
+            }
     if "store.v4" in shared:
         clocks_per_wf = 1.0 / shared["store.v4"]["wavefronts_per_clock"]
         for rec in shared.values():
             rec["measured_wavefronts_per_instruction"] = rec["clocks_per_instruction"] / clocks_per_wf
     out["shared"] = shared
-    out["shared_barrier_loop_ns_per_sm"] = bar * sms / _w(report, "shared.barrier", "barriers") if bar else None
+    out["shared_barrier_loop_ns_per_sm"] = (
+        bar * sms / _w(report, "shared.barrier", "barriers") if bar else None
+    )
     for label in ("cp_async", "sync_copy", "tma", "ptr"):
-        pts = [(_w(report, f"{label}.{k}", "tile_bytes"), _t(report, f"{label}.{k}") * sms
-                / _w(report, f"{label}.{k}", "copies")) for k in ("4k", "8k") if _t(report, f"{label}.{k}")]
+        pts = [
+            (
+                _w(report, f"{label}.{k}", "tile_bytes"),
+                _t(report, f"{label}.{k}") * sms / _w(report, f"{label}.{k}", "copies"),
+            )
+            for k in ("4k", "8k")
+            if _t(report, f"{label}.{k}")
+        ]
         if len(pts) == 2:
             (b1, y1), (b2, y2) = pts
             slope = (y2 - y1) / (b2 - b1)
-            out[label] = {"ns_per_copy_per_sm": {int(b): y for b, y in pts}, "fixed_ns": y1 - slope * b1,
-                          "ns_per_kib": slope * 1024}
+            out[label] = {
+                "ns_per_copy_per_sm": {int(b): y for b, y in pts},
+                "fixed_ns": y1 - slope * b1,
+                "ns_per_kib": slope * 1024,
+            }
     for k in ("barrier.k1", "barrier.k4"):
         t = _t(report, k)
         if t:
-            out[k] = {"ns_per_barrier_per_sm": t * sms / _w(report, k, "barriers"),
-                      "ns_per_barrier_per_cta": t / (8192.0)}
+            out[k] = {
+                "ns_per_barrier_per_sm": t * sms / _w(report, k, "barriers"),
+                "ns_per_barrier_per_cta": t / (8192.0),
+            }
     t1, t64 = _t(report, "launch.1"), _t(report, "launch.wave64")
     if t1:
         out["launch_ns"] = t1
@@ -129,64 +165,102 @@ def fit(report: dict[str, Any]) -> dict[str, Param]:
     dev = report.get("device", "the device")
     p: dict[str, Param] = {}
     if (report["probes"].get("clock") or {}).get("ghz_per_cta"):
-        p["clock_ghz"] = (_round(d["clock_ghz"]), f"calibrate 'clock': %clock64 / %globaltimer under load, {dev}")
+        p["clock_ghz"] = (
+            _round(d["clock_ghz"]),
+            f"calibrate 'clock': %clock64 / %globaltimer under load, {dev}",
+        )
     p["sms"] = (int(report["sms"]), "calibrate: torch multi_processor_count")
     if d["copy"]:
         best = max(d["copy"].values())
-        p["hbm_gbps"] = (_round(best), "calibrate 'copy.dram.k*': best 1 GiB copy, read + written bytes / time")
+        p["hbm_gbps"] = (
+            _round(best),
+            "calibrate 'copy.dram.k*': best 1 GiB copy, read + written bytes / time",
+        )
         p["hbm_gbps_measured"] = (_round(best), "calibrate 'copy.dram.k*' (same as hbm_gbps)")
-        p["occupancy.copy_fraction"] = ({str(k): _round(v / best, 3) for k, v in sorted(d["copy"].items())},
-                                        "calibrate 'copy.dram.k*': copy rate by resident warps per SM / best")
+        p["occupancy.copy_fraction"] = (
+            {str(k): _round(v / best, 3) for k, v in sorted(d["copy"].items())},
+            "calibrate 'copy.dram.k*': copy rate by resident warps per SM / best",
+        )
     if "read" in d and "dram.v4" in d["read"]:
-        p["hbm_read_gbps"] = (_round(d["read"]["dram.v4"]["GBps"]), "calibrate 'read.dram.v4': 1 GiB read, "
-                              "16-byte loads (informational)")
-    for probe, what in (("gather.l1.r1", "a 16 KiB table (the tile-local footprint of a gather)"),
-                        ("gather.l2.r1", "an 8 MiB table")):
+        p["hbm_read_gbps"] = (
+            _round(d["read"]["dram.v4"]["GBps"]),
+            "calibrate 'read.dram.v4': 1 GiB read, 16-byte loads (informational)",
+        )
+    for probe, what in (
+        ("gather.l1.r1", "a 16 KiB table (the tile-local footprint of a gather)"),
+        ("gather.l2.r1", "an 8 MiB table"),
+    ):
         if _t(report, probe):
             t = _t(report, probe)
             sectors = _w(report, probe, "sectors") + _w(report, probe, "index_bytes") / 32
-            p["l2_gbps"] = (_round(32 * sectors / t), f"calibrate '{probe}': random 4-byte elements of {what}, "
-                            "one 32 B sector each (+ index sectors) / time")
+            p["l2_gbps"] = (
+                _round(32 * sectors / t),
+                f"calibrate '{probe}': random 4-byte elements of {what}, "
+                "one 32 B sector each (+ index sectors) / time",
+            )
             break
     if "read" in d and "l2.v4" in d["read"]:
-        p["l2_stream_gbps"] = (_round(d["read"]["l2.v4"]["GBps"]), "calibrate 'read.l2.v4': 16 MiB footprint "
-                               "re-read with 16-byte ld.global.cg (L2 hits of contiguous streams)")
+        p["l2_stream_gbps"] = (
+            _round(d["read"]["l2.v4"]["GBps"]),
+            "calibrate 'read.l2.v4': 16 MiB footprint "
+            "re-read with 16-byte ld.global.cg (L2 hits of contiguous streams)",
+        )
     narrow = [d["read"][k]["instructions_per_clock"] for k in ("l2.b16", "l2.b32") if k in d["read"]]
     if narrow:
-        p["lsu_warp_instructions_per_clock"] = (_round(max(narrow)), "calibrate 'read.l2.{b16,b32}': warp "
-                                                "load instructions per clock per SM, L2-resident")
+        p["lsu_warp_instructions_per_clock"] = (
+            _round(max(narrow)),
+            "calibrate 'read.l2.{b16,b32}': warp load instructions per clock per SM, L2-resident",
+        )
     s = d["strided"].get("l1.s32")
     if s:
-        p["l1_lines_per_clock"] = (_round(s["lines_per_clock"]), "calibrate 'strided.l1.s32': 128-byte lines "
-                                   "per clock per SM, one line per lane, L1-resident (ld.global)")
+        p["l1_lines_per_clock"] = (
+            _round(s["lines_per_clock"]),
+            "calibrate 'strided.l1.s32': 128-byte lines "
+            "per clock per SM, one line per lane, L1-resident (ld.global)",
+        )
     if "launch_ns" in d:
-        p["launch_ns"] = (_round(d["launch_ns"]), "calibrate 'launch.1': an empty 1-CTA launch, do_bench median")
+        p["launch_ns"] = (
+            _round(d["launch_ns"]),
+            "calibrate 'launch.1': an empty 1-CTA launch, do_bench median",
+        )
     if "cta_launch_ns" in d:
-        p["cta_launch_ns"] = (_round(max(0.0, d["cta_launch_ns"])), "calibrate 'launch.wave64': SM time per "
-                              "empty CTA beyond the launch")
+        p["cta_launch_ns"] = (
+            _round(max(0.0, d["cta_launch_ns"])),
+            "calibrate 'launch.wave64': SM time per empty CTA beyond the launch",
+        )
     if "shuffle_results_per_clock" in d:
-        p["shuffle.results_per_clock_per_sm"] = (_round(d["shuffle_results_per_clock"]), "calibrate 'shuffle': "
-                                                 "shfl.sync.idx.b32 results per clock per SM")
+        p["shuffle.results_per_clock_per_sm"] = (
+            _round(d["shuffle_results_per_clock"]),
+            "calibrate 'shuffle': shfl.sync.idx.b32 results per clock per SM",
+        )
     if "barrier.k4" in d:
-        p["barrier.latency_ns"] = (_round(d["barrier.k4"]["ns_per_barrier_per_sm"]), "calibrate 'barrier.k4': "
-                                   "SM time per bar.sync, 4 CTAs of 4 warps per SM ('barrier.k1', one CTA: "
-                                   f"{_round(d.get('barrier.k1', {}).get('ns_per_barrier_per_sm', 0.0))} ns)")
+        p["barrier.latency_ns"] = (
+            _round(d["barrier.k4"]["ns_per_barrier_per_sm"]),
+            "calibrate 'barrier.k4': "
+            "SM time per bar.sync, 4 CTAs of 4 warps per SM ('barrier.k1', one CTA: "
+            f"{_round(d.get('barrier.k1', {}).get('ns_per_barrier_per_sm', 0.0))} ns)",
+        )
     sh = d["shared"]
     if "store.v4" in sh:
-        p["shared.bytes_per_clock_per_sm"] = (_round(128 * sh["store.v4"]["wavefronts_per_clock"]),
-                                              "calibrate 'shared.store.v4': 128 B x st.shared.v4 wavefronts "
-                                              "per clock per SM, barrier loop taken off")
+        p["shared.bytes_per_clock_per_sm"] = (
+            _round(128 * sh["store.v4"]["wavefronts_per_clock"]),
+            "calibrate 'shared.store.v4': 128 B x st.shared.v4 wavefronts "
+            "per clock per SM, barrier loop taken off",
+        )
     if "store.v4" in sh and "load.v4" in sh:
-        p["shared.load_wavefront_weight"] = (_round(sh["store.v4"]["wavefronts_per_clock"]
-                                                    / sh["load.v4"]["wavefronts_per_clock"], 3),
-                                             "calibrate 'shared.{load,store}.v4': clocks per ld.shared.v4 "
-                                             "wavefront / per st.shared.v4 one")
+        p["shared.load_wavefront_weight"] = (
+            _round(sh["store.v4"]["wavefronts_per_clock"] / sh["load.v4"]["wavefronts_per_clock"], 3),
+            "calibrate 'shared.{load,store}.v4': clocks per ld.shared.v4 wavefront / per st.shared.v4 one",
+        )
     bar = p.get("barrier.latency_ns", (0.0, ""))[0]
     for label, key in (("cp_async", "cp_async.issue_ns"), ("tma", "tma.issue_ns")):
         if label in d:
             fixed = max(1.0, d[label]["fixed_ns"] - bar)
-            p[key] = (_round(fixed), f"calibrate '{label}.{{4k,8k}}': SM time per copy at 0 bytes (fit through "
-                      "4 and 8 KiB tiles, L2-resident, 8 CTAs per SM), one barrier taken off")
+            p[key] = (
+                _round(fixed),
+                f"calibrate '{label}.{{4k,8k}}': SM time per copy at 0 bytes (fit through "
+                "4 and 8 KiB tiles, L2-resident, 8 CTAs per SM), one barrier taken off",
+            )
     return p
 
 

@@ -30,8 +30,16 @@ from triton.experimental.gluon.language.nvidia.ampere import async_copy
 
 
 @gluon.jit
-def read_stream(x_ptr, out_ptr, n_chunks, ITERS: gl.constexpr, CHUNK: gl.constexpr, BLOCK: gl.constexpr,
-                LAYOUT: gl.constexpr, CACHE: gl.constexpr):
+def read_stream(
+    x_ptr,
+    out_ptr,
+    n_chunks,
+    ITERS: gl.constexpr,
+    CHUNK: gl.constexpr,
+    BLOCK: gl.constexpr,
+    LAYOUT: gl.constexpr,
+    CACHE: gl.constexpr,
+):
     pid = gl.program_id(0)
     grid = gl.num_programs(0)
     offs = gl.arange(0, BLOCK, layout=LAYOUT)
@@ -54,8 +62,16 @@ def copy_stream(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
 
 
 @gluon.jit
-def strided_read(x_ptr, out_ptr, stride, mask_rows, ITERS: gl.constexpr, BLOCK: gl.constexpr,
-                 LAYOUT: gl.constexpr, CACHE: gl.constexpr):
+def strided_read(
+    x_ptr,
+    out_ptr,
+    stride,
+    mask_rows,
+    ITERS: gl.constexpr,
+    BLOCK: gl.constexpr,
+    LAYOUT: gl.constexpr,
+    CACHE: gl.constexpr,
+):
     pid = gl.program_id(0)
     grid = gl.num_programs(0)
     offs = gl.arange(0, BLOCK, layout=LAYOUT)
@@ -67,8 +83,9 @@ def strided_read(x_ptr, out_ptr, stride, mask_rows, ITERS: gl.constexpr, BLOCK: 
 
 
 @triton.jit
-def gather_rows(table_ptr, idx_ptr, out_ptr, idx_mask, ITERS: tl.constexpr, ROW: tl.constexpr,
-                ROWS: tl.constexpr):
+def gather_rows(
+    table_ptr, idx_ptr, out_ptr, idx_mask, ITERS: tl.constexpr, ROW: tl.constexpr, ROWS: tl.constexpr
+):
     pid = tl.program_id(0)
     grid = tl.num_programs(0)
     cols = tl.arange(0, ROW)
@@ -86,9 +103,10 @@ def shuffle_chain(out_ptr, ITERS: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     x = offs + tl.program_id(0)
     src = (offs * 7 + 3) & 31
-    for i in range(ITERS):
-        x = tl.inline_asm_elementwise("shfl.sync.idx.b32 $0, $1, $2, 31, -1;", "=r,r,r", [x, src],
-                                      dtype=tl.int32, is_pure=True, pack=1)
+    for _i in range(ITERS):
+        x = tl.inline_asm_elementwise(
+            "shfl.sync.idx.b32 $0, $1, $2, 31, -1;", "=r,r,r", [x, src], dtype=tl.int32, is_pure=True, pack=1
+        )
     tl.store(out_ptr + tl.program_id(0) * BLOCK + offs, x)
 
 
@@ -96,7 +114,7 @@ def shuffle_chain(out_ptr, ITERS: tl.constexpr, BLOCK: tl.constexpr):
 def barrier_loop(out_ptr, ITERS: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     x = offs + tl.program_id(0)
-    for i in range(ITERS):
+    for _i in range(ITERS):
         tl.debug_barrier()
         x = x * 3 + 1
     tl.store(out_ptr + tl.program_id(0) * BLOCK + offs, x)
@@ -105,18 +123,22 @@ def barrier_loop(out_ptr, ITERS: tl.constexpr, BLOCK: tl.constexpr):
 @triton.jit
 def clock_spin(out_ptr, ITERS: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
-    t0 = tl.inline_asm_elementwise("mov.u64 $0, %globaltimer;", "=l,r", [offs], dtype=tl.int64,
-                                   is_pure=False, pack=1)
-    c0 = tl.inline_asm_elementwise("mov.u64 $0, %clock64;", "=l,r", [offs], dtype=tl.int64,
-                                   is_pure=False, pack=1)
+    t0 = tl.inline_asm_elementwise(
+        "mov.u64 $0, %globaltimer;", "=l,r", [offs], dtype=tl.int64, is_pure=False, pack=1
+    )
+    c0 = tl.inline_asm_elementwise(
+        "mov.u64 $0, %clock64;", "=l,r", [offs], dtype=tl.int64, is_pure=False, pack=1
+    )
     x = (t0 & 1).to(tl.float32) + (c0 & 1).to(tl.float32) + 1.0
-    for i in range(ITERS):
+    for _i in range(ITERS):
         x = x * 0.999 + 0.5
     bits = x.to(tl.int32, bitcast=True)
-    c1 = tl.inline_asm_elementwise("mov.u64 $0, %clock64;", "=l,r", [bits], dtype=tl.int64,
-                                   is_pure=False, pack=1)
-    t1 = tl.inline_asm_elementwise("mov.u64 $0, %globaltimer;", "=l,r", [bits], dtype=tl.int64,
-                                   is_pure=False, pack=1)
+    c1 = tl.inline_asm_elementwise(
+        "mov.u64 $0, %clock64;", "=l,r", [bits], dtype=tl.int64, is_pure=False, pack=1
+    )
+    t1 = tl.inline_asm_elementwise(
+        "mov.u64 $0, %globaltimer;", "=l,r", [bits], dtype=tl.int64, is_pure=False, pack=1
+    )
     base = out_ptr + (tl.program_id(0) * BLOCK + offs) * 3
     tl.store(base, c1 - c0)
     tl.store(base + 1, t1 - t0)
@@ -130,8 +152,16 @@ def noop(out_ptr, flag):
 
 
 @gluon.jit
-def shared_loop(out_ptr, ITERS: gl.constexpr, BM: gl.constexpr, BN: gl.constexpr, LAYOUT: gl.constexpr,
-                SHARED: gl.constexpr, MODE: gl.constexpr, DTYPE: gl.constexpr):
+def shared_loop(
+    out_ptr,
+    ITERS: gl.constexpr,
+    BM: gl.constexpr,
+    BN: gl.constexpr,
+    LAYOUT: gl.constexpr,
+    SHARED: gl.constexpr,
+    MODE: gl.constexpr,
+    DTYPE: gl.constexpr,
+):
     rows = gl.arange(0, BM, layout=gl.SliceLayout(1, LAYOUT))
     cols = gl.arange(0, BN, layout=gl.SliceLayout(0, LAYOUT))
     idx = rows[:, None] * BN + cols[None, :]
@@ -139,7 +169,7 @@ def shared_loop(out_ptr, ITERS: gl.constexpr, BM: gl.constexpr, BN: gl.constexpr
     smem = gl.allocate_shared_memory(DTYPE, [BM, BN], SHARED, tile)
     gl.thread_barrier()
     acc = tile
-    for i in range(ITERS):
+    for _i in range(ITERS):
         if MODE == 0:
             acc = acc + tile
             smem.store(acc)
@@ -152,14 +182,21 @@ def shared_loop(out_ptr, ITERS: gl.constexpr, BM: gl.constexpr, BN: gl.constexpr
 
 
 @gluon.jit
-def shared_loop_1d(out_ptr, ITERS: gl.constexpr, BLOCK: gl.constexpr, LAYOUT: gl.constexpr,
-                   SHARED: gl.constexpr, MODE: gl.constexpr, DTYPE: gl.constexpr):
+def shared_loop_1d(
+    out_ptr,
+    ITERS: gl.constexpr,
+    BLOCK: gl.constexpr,
+    LAYOUT: gl.constexpr,
+    SHARED: gl.constexpr,
+    MODE: gl.constexpr,
+    DTYPE: gl.constexpr,
+):
     idx = gl.arange(0, BLOCK, layout=LAYOUT)
     tile = (idx + gl.program_id(0)).to(DTYPE)
     smem = gl.allocate_shared_memory(DTYPE, [BLOCK], SHARED, tile)
     gl.thread_barrier()
     acc = tile
-    for i in range(ITERS):
+    for _i in range(ITERS):
         if MODE == 0:
             acc = acc + tile
             smem.store(acc)
@@ -172,8 +209,17 @@ def shared_loop_1d(out_ptr, ITERS: gl.constexpr, BLOCK: gl.constexpr, LAYOUT: gl
 
 
 @gluon.jit
-def cp_async_loop(x_ptr, out_ptr, n_chunks, ITERS: gl.constexpr, BM: gl.constexpr, BN: gl.constexpr,
-                  LAYOUT: gl.constexpr, SHARED: gl.constexpr, MODE: gl.constexpr):
+def cp_async_loop(
+    x_ptr,
+    out_ptr,
+    n_chunks,
+    ITERS: gl.constexpr,
+    BM: gl.constexpr,
+    BN: gl.constexpr,
+    LAYOUT: gl.constexpr,
+    SHARED: gl.constexpr,
+    MODE: gl.constexpr,
+):
     rows = gl.arange(0, BM, layout=gl.SliceLayout(1, LAYOUT))
     cols = gl.arange(0, BN, layout=gl.SliceLayout(0, LAYOUT))
     idx = rows[:, None] * BN + cols[None, :]
@@ -194,8 +240,9 @@ def cp_async_loop(x_ptr, out_ptr, n_chunks, ITERS: gl.constexpr, BM: gl.constexp
 
 
 @triton.jit
-def tma_loop(x_ptr, out_ptr, n_rows, ITERS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-             DESC: tl.constexpr):
+def tma_loop(
+    x_ptr, out_ptr, n_rows, ITERS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, DESC: tl.constexpr
+):
     pid = tl.program_id(0)
     grid = tl.num_programs(0)
     n_tiles = n_rows // BM
@@ -235,8 +282,18 @@ def padded_1d(block: int):
     return gl.PaddedSharedLayout.with_identity_for([[block // 2, 4]], [block], [0])
 
 
-KERNELS = {"read_stream": read_stream, "copy_stream": copy_stream, "strided_read": strided_read,
-           "gather_rows": gather_rows, "shuffle_chain": shuffle_chain, "barrier_loop": barrier_loop,
-           "clock_spin": clock_spin, "noop": noop, "shared_loop": shared_loop, "shared_loop_1d": shared_loop_1d, "cp_async_loop": cp_async_loop,
-           "tma_loop": tma_loop}
+KERNELS = {
+    "read_stream": read_stream,
+    "copy_stream": copy_stream,
+    "strided_read": strided_read,
+    "gather_rows": gather_rows,
+    "shuffle_chain": shuffle_chain,
+    "barrier_loop": barrier_loop,
+    "clock_spin": clock_spin,
+    "noop": noop,
+    "shared_loop": shared_loop,
+    "shared_loop_1d": shared_loop_1d,
+    "cp_async_loop": cp_async_loop,
+    "tma_loop": tma_loop,
+}
 _ = triton  # the module is imported for the decorators' side effects on some versions

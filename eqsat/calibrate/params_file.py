@@ -77,14 +77,14 @@ def _set(lines: list[str], sec: str, name: str, line: str) -> list[str]:
             continue
         for i in range(start + (1 if sec else 0), end):
             if key_re.match(lines[i]):
-                return lines[:i] + [line] + lines[_value_end(lines, i):]
+                return lines[:i] + [line] + lines[_value_end(lines, i) :]
         last = start
         for i in range(start + (1 if sec else 0), end):
             if lines[i].strip() and not lines[i].lstrip().startswith("#"):
                 last = i
             if not sec and lines[i].strip() and not lines[i].lstrip().startswith("#"):
                 last = _value_end(lines, i) - 1
-        return lines[:last + 1] + [line] + lines[last + 1:]
+        return lines[: last + 1] + [line] + lines[last + 1 :]
     return lines + ["", f"[{sec}]", line]
 
 

@@ -71,8 +71,12 @@ def _launcher(p: Probe, bufs: _Buffers) -> Callable[[], None]:
     return launch
 
 
-def run_probes(names: list[str] | None = None, rep_ms: int = 60, log: Callable[[str], None] = print,
-               partial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def run_probes(
+    names: list[str] | None = None,
+    rep_ms: int = 60,
+    log: Callable[[str], None] = print,
+    partial: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Time every probe (or those named); the report as a JSON-able dict. `partial`, if given, gets the
     report so far after each probe (so a run cut short still leaves its measurements)."""
     import torch
@@ -89,8 +93,13 @@ def run_probes(names: list[str] | None = None, rep_ms: int = 60, log: Callable[[
     todo = [p for p in probes(sms) if not names or any(p.name.startswith(n) for n in names)]
     for p in todo:
         t0 = time.perf_counter()
-        rec: dict[str, Any] = {"kernel": p.kernel, "grid": p.grid, "num_warps": p.num_warps,
-                               "num_stages": p.num_stages, "work": p.work}
+        rec: dict[str, Any] = {
+            "kernel": p.kernel,
+            "grid": p.grid,
+            "num_warps": p.num_warps,
+            "num_stages": p.num_stages,
+            "work": p.work,
+        }
         try:
             launch = _launcher(p, bufs)
             launch()
@@ -119,7 +128,14 @@ def run_probes(names: list[str] | None = None, rep_ms: int = 60, log: Callable[[
 
 def _report(torch: Any, triton: Any, props: Any, rep_ms: int, probes_done: dict[str, Any]) -> dict[str, Any]:
     cap = torch.cuda.get_device_capability()
-    return {"device": torch.cuda.get_device_name(), "capability": list(cap), "sms": props.multi_processor_count,
-            "l2_bytes": getattr(props, "L2_cache_size", None), "torch": torch.__version__,
-            "triton": triton.__version__, "python": platform.python_version(), "rep_ms": rep_ms,
-            "probes": dict(probes_done)}
+    return {
+        "device": torch.cuda.get_device_name(),
+        "capability": list(cap),
+        "sms": props.multi_processor_count,
+        "l2_bytes": getattr(props, "L2_cache_size", None),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "python": platform.python_version(),
+        "rep_ms": rep_ms,
+        "probes": dict(probes_done),
+    }

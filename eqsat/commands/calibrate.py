@@ -10,7 +10,8 @@ barriers, cp.async and TMA issue, launch overhead, the copy rate by occupancy), 
 FILE.json (default `calibrate_<device>.json`) with a Markdown table beside it, fits the parameters
 (`eqsat.calibrate.fit`) and writes them into the device's parameter file: FILE.toml, default
 `costmodels/params/<device>.toml`, starting from that file when it exists, else from `--base`'s (h100 for
-an sm_90 card; the Triton target is set from the device's compute capability). Measured keys leave the
+an sm_90 card; the Triton target is set from the device's compute capability). `--keep SECTION` leaves a
+section as it is (its measurements stay in the JSON and the Markdown). Measured keys leave the
 file's `assumed` list and their comments name the probe. `--target <device>` then uses them. The device
 name defaults to `h100`/`h200` for those cards, else a slug of the CUDA device name.
 
@@ -34,17 +35,35 @@ PARAMS_DIR = Path(__file__).resolve().parent.parent.parent / "costmodels" / "par
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("calibrate", help="measure the cost model's parameters on this GPU, write "
-                                                "costmodels/params/<device>.toml")
+    p = subparsers.add_parser(
+        "calibrate",
+        help="measure the cost model's parameters on this GPU, write costmodels/params/<device>.toml",
+    )
     p.add_argument("--device", metavar="NAME", help="target name to write (default: from the CUDA device)")
-    p.add_argument("--base", metavar="TARGET", help="parameter file to start from when the device has none "
-                                                    "(default h100)")
-    p.add_argument("--params", metavar="FILE.toml", help="where to write (default costmodels/params/<device>.toml)")
-    p.add_argument("--out", metavar="FILE.json", help="measurements (default calibrate_<device>.json); a "
-                                                      "Markdown table is written beside it (.md)")
+    p.add_argument(
+        "--base",
+        metavar="TARGET",
+        help="parameter file to start from when the device has none (default h100)",
+    )
+    p.add_argument(
+        "--params", metavar="FILE.toml", help="where to write (default costmodels/params/<device>.toml)"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.json",
+        help="measurements (default calibrate_<device>.json); a Markdown table is written beside it (.md)",
+    )
     p.add_argument("--probe", action="append", metavar="PREFIX", help="only the probes whose names start so")
     p.add_argument("--from-json", metavar="FILE.json", help="refit from measurements already taken (no GPU)")
     p.add_argument("--rep-ms", type=int, default=60, help="do_bench repetition time per probe (default 60)")
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="SECTION",
+        help="leave this section of the parameter file as it is (repeat for several); its "
+        "measurements stay in FILE.json",
+    )
     p.set_defaults(func=run)
 
 
@@ -79,19 +98,35 @@ def base_text(device: str, base: str | None, capability: list[int] | None, param
     text = src.read_text()
     if capability:
         arch = capability[0] * 10 + capability[1]
-        text = re.sub(r"^triton_target = .*$", f'triton_target = ["cuda", {arch}, 32]  # this device: sm_{arch}',
-                      text, count=1, flags=re.M)
+        text = re.sub(
+            r"^triton_target = .*$",
+            f'triton_target = ["cuda", {arch}, 32]  # this device: sm_{arch}',
+            text,
+            count=1,
+            flags=re.M,
+        )
     return text
 
 
-def write_params(report: dict[str, Any], device: str, base: str | None, params: Path, source: str) -> str:
+def write_params(
+    report: dict[str, Any],
+    device: str,
+    base: str | None,
+    params: Path,
+    source: str,
+    keep: list[str] | None = None,
+) -> str:
     from eqsat.calibrate.fit import fit
     from eqsat.calibrate.params_file import update_text
 
-    values = fit(report)
+    values = {
+        k: v for k, v in fit(report).items() if not any(k == s or k.startswith(s + ".") for s in keep or [])
+    }
     text = base_text(device, base, report.get("capability"), params)
-    note = (f"eqsat calibrate on {report.get('device')} (sm_{''.join(map(str, report.get('capability') or []))}, "
-            f"{report.get('date', '')}), measurements in {source}")
+    note = (
+        f"eqsat calibrate on {report.get('device')} (sm_{''.join(map(str, report.get('capability') or []))}, "
+        f"{report.get('date', '')}), measurements in {source}"
+    )
     out = update_text(text, values, note)
     params.parent.mkdir(parents=True, exist_ok=True)
     params.write_text(out)
@@ -112,8 +147,12 @@ def run(args: argparse.Namespace) -> int:
         from eqsat.calibrate.run import run_probes
 
         partial_path = Path(args.out or "calibrate_partial.json").with_suffix(".partial.json")
-        report = run_probes(args.probe, rep_ms=args.rep_ms, log=lambda line: print(line, flush=True),
-                            partial=lambda r: partial_path.write_text(json.dumps(r, indent=1) + "\n"))
+        report = run_probes(
+            args.probe,
+            rep_ms=args.rep_ms,
+            log=lambda line: print(line, flush=True),
+            partial=lambda r: partial_path.write_text(json.dumps(r, indent=1) + "\n"),
+        )
         partial_path.unlink(missing_ok=True)
         report["date"] = time.strftime("%Y-%m-%d", time.gmtime())
         report["command"] = command
@@ -123,7 +162,10 @@ def run(args: argparse.Namespace) -> int:
         out_json.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(report, indent=1) + "\n")
     params = Path(args.params) if args.params else PARAMS_DIR / f"{device}.toml"
-    write_params(report, device, args.base, params, out_json.name)
-    out_json.with_suffix(".md").write_text(markdown(report, report.get("command") or command))
+    write_params(report, device, args.base, params, out_json.name, args.keep)
+    md = markdown(report, report.get("command") or command)
+    if args.from_json:
+        md += f"\nParameter file {params.name} written from these measurements by:\n\n    {command}\n"
+    out_json.with_suffix(".md").write_text(md)
     print(f"calibrated {device}: {params} (measurements {out_json})")
     return 0
