@@ -65,7 +65,7 @@ def _synthetic_report(clock: float = 1.8, sms: int = 100) -> dict:
         w = p.work
         if p.name.startswith("copy."):
             t = w["bytes"] / copy_gbps
-        elif p.name == "gather.l1.r1":
+        elif p.name == "gather.l2.r1":
             t = 32 * (w["sectors"] + w["index_bytes"] / 32) / l2_random
         elif p.name in ("read.l2.b16", "read.l2.b32"):
             t = w["instructions"] / (lsu * clock * sms)
