@@ -415,6 +415,11 @@ class MovementModel(CostModel):
         return total
 
     def convert_via_shared(self, src: str, dst: str, shared: str, shape: Sequence[int], dtype: str) -> Cost:
+        from eqsat.costmodels.legality import padded_vector_fault
+
+        fault = padded_vector_fault(shared, [src, dst], shape, dtype_bytes(dtype))
+        if fault:
+            return Cost.infeasible(fault)
         cost = self._round_trip(src, dst, shared, shape, dtype, 1, True)
         cost.info["path"] = "shared"
         return cost

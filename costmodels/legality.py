@@ -116,12 +116,59 @@ def direct_to_lds(params: TargetParams, bytes: int, encoding: str | None = None,
     return None
 
 
-def shared_encoding(params: TargetParams, encoding: str, **_: Any) -> str | None:
+def shared_encoding(params: TargetParams, encoding: str, op: Any = None, shape: Any = None,
+                    dtype: str | None = None, **_: Any) -> str | None:
     kind, _p = _encoding_kind(encoding)
+    if kind == "padded_shared" and op is not None and shape:
+        from eqsat.costmodels.common import dtype_bytes
+
+        registers = op.get("src_space", "registers") == "registers"
+        layouts = [t for t in (op.get("src_layout"),) if t and registers]
+        reason = padded_vector_fault(encoding, layouts, list(shape), dtype_bytes(dtype or op.get("dtype")))
+        if reason:
+            return reason
     if kind == "nvmma_shared" and _is_amd(params):
         return "nvmma_shared is an NVIDIA encoding, not available on CDNA3"
     if kind == "amd_rotating_shared" and not _is_amd(params):
         return "amd_rotating_shared is an AMD encoding, not available on NVIDIA"
+    return None
+
+
+def padded_vector_fault(encoding: str, layouts: Sequence[str], shape: Sequence[int], elem_bytes: int
+                        ) -> str | None:
+    """Why a padded shared buffer faults when register tiles in `layouts` are stored to / loaded from it,
+    else None. Triton issues each access as wide as the layout's contiguous registers along the buffer's
+    fastest dim (up to 16 bytes) without capping it by the padding: a pad that is not a multiple of that
+    vector shifts every later row off the vector's alignment (H200: permute_3d's transposing convert
+    through `padded_shared<[8:+1]>` with 16-byte f32 vectors stopped with CUDA `misaligned address`,
+    benchmarks/results/alternatives_h200.md)."""
+    import re
+
+    from eqsat.costmodels.common import pow2_layout
+
+    if "padded_shared" not in encoding:
+        return None
+    m = re.search(r"padded_shared<\[([^\]]*)\]", encoding)
+    order = re.search(r"order\s*=\s*\[([^\]]*)\]", encoding)
+    if not m or not order:
+        return None
+    pads = []
+    for part in m.group(1).split(","):
+        iv, _, pad = part.partition(":")
+        if pad.strip().lstrip("+").isdigit() and iv.strip().isdigit():
+            pads.append((int(iv), int(pad.strip().lstrip("+"))))
+    fastest = int(order.group(1).split(",")[0])
+    for text in layouts:
+        try:
+            run = pow2_layout(text, shape).contiguous_elements("register", f"dim{fastest}")
+        except Exception:  # noqa: BLE001 - a layout the builders cannot make: no claim
+            continue
+        vec = max(1, min(run, 16 // max(1, elem_bytes)))
+        for iv, pad in pads:
+            if vec > 1 and iv % vec == 0 and pad % vec:
+                return (f"padded_shared pad of {pad} element(s) every {iv} breaks the "
+                        f"{vec * elem_bytes}-byte vector accesses Triton issues for this layout "
+                        "(misaligned address)")
     return None
 
 

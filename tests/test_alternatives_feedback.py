@@ -98,3 +98,21 @@ def test_kernel_time_composition_bounds() -> None:
         t = kernel_time_ns({"global": m, "issue": s / 2, "shared": s / 2}, rates) - rates.launch_ns
         assert max(m, s) - 1e-9 <= t <= m + s + 1e-9
         assert t == pytest.approx(max(m, s) + 0.2 * min(m, s))
+
+
+def test_padded_shared_that_breaks_vector_alignment_is_illegal() -> None:
+    """permute_3d's transposing convert through `padded_shared<[8:+1]>` stopped the H200 with CUDA
+    `misaligned address` (Triton issues 16-byte f32 vectors and does not cap them by the pad); the same
+    convert through `[8:+4]` ran bit-identical (0.918x), as did rope_interleave's `[2:+2]` / `[2:+4]`."""
+    model = model_for("h200")
+    src = ("#ttg.blocked<{sizePerThread = [4, 1, 1], threadsPerWarp = [8, 4, 1], warpsPerCTA = [1, 1, 4], "
+           "order = [0, 1, 2]}>")
+    dst = ("#ttg.blocked<{sizePerThread = [1, 1, 4], threadsPerWarp = [16, 1, 2], warpsPerCTA = [2, 2, 1], "
+           "order = [2, 0, 1]}>")
+
+    def padded(pad: int) -> str:
+        return f"#ttg.padded_shared<[8:+{pad}] {{order = [2, 1, 0], shape = [32, 4, 8]}}>"
+
+    bad = model.convert_via_shared(src, dst, padded(1), [32, 4, 8], "f32")
+    assert not bad.legal and "misaligned" in bad.illegal
+    assert model.convert_via_shared(src, dst, padded(4), [32, 4, 8], "f32").legal
