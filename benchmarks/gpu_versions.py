@@ -1,6 +1,6 @@
 """Guarded versions and shape buckets on a GPU: eqsat's dispatching loader against Triton's own JIT.
 
-    python benchmarks/gpu_versions.py RUN_DIR [--kernel NAME] [--rounds N] [--out DIR]
+    python benchmarks/gpu_versions.py RUN_DIR [--kernel NAME] [--rounds N] [--out DIR] [--verify [--seeds N]]
 
 For every kernel of the run (NVIDIA targets) and every production shape of its spec (the shape buckets,
 `KernelSpec.production_shapes()`; in corpora/ragged.toml a width that satisfies a divisibility guard and
@@ -9,14 +9,21 @@ one that does not):
 1. fresh random inputs (`build_tensors`, a seed per shape; outputs poisoned and reset before every run);
 2. Triton's JIT of the same source (`fn[grid](...)`, the entry's constexprs and options), its TTGIR
    checked against the bucket's `input.ttgir`, run twice (deterministic);
-3. eqsat: `eqsat.lowering.load(plan_dir)` called like the original kernel: the loader picks the bucket
-   and the version by the call's arguments (or the fallback); outputs compared bit for bit (raw bytes);
+3. eqsat: `eqsat.lowering.load(plan_dir, versions="all")` called like the original kernel: the loader
+   picks the bucket and the candidate version by the call's arguments (or the fallback), verified or not;
+   outputs compared bit for bit (raw bytes);
 4. every bucket that has versions is also called at this shape through `select_in` (its guards checked
    on these arguments): so each guard runs on both sides, bit-identical on both;
 5. timing: rounds of JIT / eqsat / JIT with `triton.testing.do_bench` medians (L2 flushed), both through
    prebound `CompiledKernel[grid]` runners; the two JIT timings give the noise;
 6. dispatch overhead (CPU, on the small `launch` shape): µs per call of `k.select(...)`, of the whole
-   dispatching call `k(...)`, of the prebound runner, and of the JIT's own `fn[grid](...)`.
+   dispatching call `k(...)`, of the prebound runner, and of the JIT's own `fn[grid](...)`;
+7. the verified dispatch: `load(plan_dir)` (versions="verified": only versions whose folder's
+   verified.json says bit-identical) at each shape; where it picks another kernel than the candidate
+   (a version that failed or lacks its device check runs as the fallback), that kernel is checked and
+   timed too. With `--verify`, benchmarks/gpu_verify_versions.py's check runs first on every plan folder
+   (`--seeds` fresh random inputs per production shape) and writes the folders' verified.json here and
+   OUT/versions_verified.json (imported on the CPU side with `eqsat runs verify-import`).
 
 Writes OUT/gpu_versions_h200.json and .md, prints the table last. GPU-safe imports only (torch, triton,
 the standard library, eqsat.lowering and eqsat.ingest; no xdsl/egglog), as benchmarks/gpu_bench.py.
@@ -125,7 +132,8 @@ def dispatch_overhead(k: DispatchingKernel, case: _Case, n: int = DISPATCH_CALLS
     return out
 
 
-def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, log: Any) -> dict[str, Any]:
+def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, log: Any,
+                 verify_seeds: int = 0) -> dict[str, Any]:
     import torch
 
     pdir = entry.plan_dir(run_dir)
@@ -135,9 +143,15 @@ def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, lo
         rec["skipped"] = "no spec.json (IR-file kernel): no JIT baseline"
         return rec
     t0 = time.perf_counter()
-    k = load(pdir)
+    k = load(pdir, versions="all")  # the candidates, verified or not
     fn = load_function(spec)
     rec["load_s"] = round(time.perf_counter() - t0, 2)
+    if verify_seeds:
+        import gpu_verify_versions as gvv
+
+        rec["verification"] = gvv.verify_kernel(k, spec, fn, run_dir, verify_seeds, log)
+        gvv.write_records(run_dir, rec["verification"])
+    kv = load(pdir)  # versions="verified": what a user's call dispatches
     rec["buckets"] = [{"bucket": b.name, "versions": [{"name": v.name, "guards": list(v.guards),
                                                       "predicted_ns": v.predicted_ns,
                                                       "fallback_ns": v.fallback_ns} for v in b.versions]}
@@ -189,6 +203,7 @@ def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, lo
         case.optimized_launch = DispatchingKernel.launch_of(sel)
         shape.update(time_case(case.baseline_launch, case.optimized_launch, rounds, rep))
         shape["speedup"] = shape["jit_us"] / shape["eqsat_us"]
+        verified_dispatch(shape, case, kv, sel, base, rounds, rep)
         shape["jit_GBps"] = shape["bytes"] / (shape["jit_us"] * 1e-6) / 1e9
         tol = max(shape["noise"], NOISE_FLOOR)
         shape["measured"] = "faster" if shape["speedup"] > 1 + tol else \
@@ -198,11 +213,30 @@ def bench_kernel(entry: Any, run_dir: Path, rounds: int, rep: int, seed: int, lo
             f"{shape['eqsat_us']:8.1f} us  x{shape['speedup']:.3f}  noise {100 * shape['noise']:.1f}%  "
             f"bits {'ok' if shape['bit_identical'] else 'DIFF'}  guards "
             + ",".join(f"{g['bucket']}:{g['version']}:{'ok' if g['bit_identical'] else 'DIFF'}"
-                       for g in forced))
+                       for g in forced)
+            + f"  verified: {shape['verified_version']} x{shape['verified_speedup']:.3f} "
+              f"bits {'ok' if shape['verified_bit_identical'] else 'DIFF'}")
         del case
         torch.cuda.empty_cache()
     rec["seconds"] = round(time.perf_counter() - t0, 2)
     return rec
+
+
+def verified_dispatch(shape: dict[str, Any], case: _Case, kv: DispatchingKernel, sel: Any,
+                      base: dict[str, Any], rounds: int, rep: int) -> None:
+    """The verified loader's pick at this shape; checked and timed where it is not the candidate's."""
+    sv = kv.select(**case.args, grid=case.grid)
+    shape["verified_version"], shape["verified_reason"] = sv.version or "fallback", sv.reason
+    if sv.bucket == sel.bucket and sv.version == sel.version:
+        shape["verified_us"], shape["verified_speedup"] = shape["eqsat_us"], shape["speedup"]
+        shape["verified_bit_identical"] = shape["bit_identical"]
+        return
+    launch = DispatchingKernel.launch_of(sv)
+    out = case.run(launch)
+    shape["verified_bit_identical"] = all(raw_equal(base[n], out[n]) for n in case.outputs)
+    t = time_case(case.baseline_launch, launch, rounds, rep)
+    shape["verified_us"], shape["verified_speedup"] = t["eqsat_us"], t["jit_us"] / t["eqsat_us"]
+    shape["verified_jit_us"], shape["verified_noise"] = t["jit_us"], t["noise"]
 
 
 DISPATCH_KERNELS = ("softmax_fp32_w1000", "softmax_bf16_w1000", "rmsnorm_bf16_h5000",
@@ -216,9 +250,12 @@ def markdown(report: dict[str, Any]) -> str:
            f"`do_bench` medians (L2 flushed), {report['rounds']} round(s) of JIT / eqsat / JIT per shape, "
            f"both through prebound `CompiledKernel[grid]` runners; noise = the two JIT timings' spread. "
            f"Copy: {report['copy']['GBps']:.0f} GB/s.", "",
+           "Columns JIT µs .. guard on both sides: every candidate version (`load(..., versions=\"all\")`); "
+           "verified dispatch: what `load(plan_dir)` (versions=\"verified\") runs, its speedup over the JIT "
+           "and bits.", "",
            "| kernel | shape | grid | JIT µs | eqsat µs | speedup | noise % | measured | bucket | version | "
-           "bits | guard on both sides |",
-           "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |"]
+           "bits | guard on both sides | verified dispatch | verified speedup | verified bits |",
+           "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | --- |"]
     for r in report["results"]:
         for s in r.get("shapes", []):
             guards = "; ".join(f"{g['bucket']}: {g['version']} {'same' if g['bit_identical'] else 'DIFF'}"
@@ -226,7 +263,9 @@ def markdown(report: dict[str, Any]) -> str:
             out.append(f"| {r['kernel']} | {s['shape']} | {s['grid'][0]} | {s['jit_us']:.1f} | "
                        f"{s['eqsat_us']:.1f} | {s['speedup']:.3f} | {100 * s['noise']:.2f} | "
                        f"{s['measured']} | {s['bucket']} | {s['version']} | "
-                       f"{'same' if s['bit_identical'] else '**DIFF**'} | {guards} |")
+                       f"{'same' if s['bit_identical'] else '**DIFF**'} | {guards} | "
+                       f"{s.get('verified_version', '-')} | {s.get('verified_speedup', float('nan')):.3f} | "
+                       f"{'same' if s.get('verified_bit_identical') else '**DIFF**'} |")
     out += ["", "Dispatch overhead (CPU µs per call, small launch; overhead = dispatching call - prebound "
             "runner):", "", "| kernel | select | dispatching call | prebound runner | JIT call | overhead |",
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -235,10 +274,22 @@ def markdown(report: dict[str, Any]) -> str:
         if d:
             out.append(f"| {r['kernel']} | {d['select_us']:.2f} | {d['dispatching_call_us']:.2f} | "
                        f"{d['prebound_runner_us']:.2f} | {d['jit_call_us']:.2f} | {d['overhead_us']:.2f} |")
+    ver = report.get("verification")
+    if ver:
+        out += ["", f"Device verification ({ver['seeds']} seeds of fresh random inputs per production shape "
+                "where the version's guards hold; a trial = the version's outputs torch.equal to the "
+                "fallback's and the JIT's):", "",
+                "| plan folder | version | bit-identical | trials | mismatches | shapes |",
+                "| --- | --- | --- | ---: | ---: | --- |"]
+        for rel, r in ver["folders"].items():
+            for slug, e in r["versions"].items():
+                out.append(f"| {rel} | {e.get('name', slug)} | {'yes' if e['bit_identical'] else '**no**'} | "
+                           f"{e['trials']} | {e['mismatches']} | {', '.join(e['shapes']) or '-'} |")
     s = report["summary"]
     out += ["", f"Summary: {s['shapes']} shapes, bit-identical {s['bit_identical']}/{s['shapes']}, "
             f"guard checks bit-identical {s['guard_checks_ok']}/{s['guard_checks']}, JIT TTGIR = input.ttgir "
-            f"{s['ttgir_matches_jit']}/{s['shapes']}, slower beyond noise: {s['slower'] or 'none'}."]
+            f"{s['ttgir_matches_jit']}/{s['shapes']}, slower beyond noise: {s['slower'] or 'none'}; "
+            f"verified dispatch bit-identical {s['verified_bit_identical']}/{s['shapes']}."]
     return "\n".join(out) + "\n"
 
 
@@ -248,6 +299,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"shapes": len(shapes), "bit_identical": sum(s["bit_identical"] for s in shapes),
             "guard_checks": len(checks), "guard_checks_ok": sum(g["bit_identical"] for g in checks),
             "ttgir_matches_jit": sum(s["ttgir_matches_jit"] for s in shapes),
+            "verified_bit_identical": sum(bool(s.get("verified_bit_identical")) for s in shapes),
             "slower": [f"{r['kernel']}/{s['shape']}" for r in results for s in r.get("shapes", [])
                        if s["measured"] == "slower"]}
 
@@ -261,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rep", type=int, default=60, help="do_bench rep (ms)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--verify", action="store_true", help="device-check every version first "
+                    "(benchmarks/gpu_verify_versions.py) and write verified.json")
+    ap.add_argument("--seeds", type=int, default=3, help="--verify: seeds per production shape")
     args = ap.parse_args(argv)
     torch = require_gpu()
     import triton
@@ -274,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             results.append(bench_kernel(entry, run_dir, args.rounds, args.rep, args.seed,
-                                        lambda line: print(line, flush=True)))
+                                        lambda line: print(line, flush=True),
+                                        args.seeds if args.verify else 0))
         except Exception as e:  # noqa: BLE001 - one kernel's failure is its record, the others go on
             results.append({"kernel": entry.kernel, "target": entry.target,
                             "error": f"{type(e).__name__}: {e}"})
@@ -286,11 +342,18 @@ def main(argv: list[str] | None = None) -> int:
               "results": results, "summary": summarize(results)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.verify:
+        import gpu_verify_versions as gvv
+
+        folders = {rel: r for res in results for rel, r in res.get("verification", {}).items()}
+        report["verification"] = gvv.report(folders, args.seeds, report["command"])
+        (out / "versions_verified.json").write_text(json.dumps(report["verification"], indent=1) + "\n")
     (out / "gpu_versions_h200.json").write_text(json.dumps(report, indent=1) + "\n")
     md = markdown(report)
     (out / "gpu_versions_h200.md").write_text(md)
     print(md)
-    return 0 if report["summary"]["bit_identical"] == report["summary"]["shapes"] else 1
+    s = report["summary"]
+    return 0 if s["verified_bit_identical"] == s["shapes"] else 1
 
 
 if __name__ == "__main__":

@@ -22,9 +22,21 @@ Dispatch at call time. `load` compiles every kernel the plan folder holds and pi
                Triton's JIT checks divisibility, on the integer value or the tensor's data_ptr())
     fallback = the bucket's `optimized.ttgir` (unguarded) when no version's guards hold
 
+Device verification (lowering/verified.py). A version's compiled arithmetic can differ from the fallback's
+(LLVM contracts and schedules a vectorized body differently: the project LayerNorm's `n_cols%8` version
+was 1 ulp off on 113 of 25.3M outputs on an H200), and nothing on the CPU can prove it identical. So
+`load(plan_dir, versions=...)` takes a policy:
+
+    "verified" (default)   a version is dispatched only where its folder's `verified.json` says
+                           `bit_identical: true` for its slug (same TTGIR text, same Triton version);
+                           otherwise its calls take the next version or the fallback, and `select()`'s
+                           `reason` says why: `version n_cols%8 unverified (...)` / `... failed device check`
+    "all"                  every version whose guards hold (benchmarking unverified candidates)
+    "none"                 the fallback always
+
 Every choice is correct for every call (a version is only taken under its guards; every bucket's plan is
 valid at any shape); the choice only decides speed. `k.select(*args, grid=...)` says what a call would
-launch without launching it (a `Selection`: bucket, version, kernel, bound arguments); identical TTGIR
+launch without launching it (a `Selection`: bucket, version, kernel, bound arguments, reason); identical TTGIR
 texts are compiled once.
 
 Kernels that need a global scratch buffer (in-kernel TMA descriptors) get a torch allocator through
@@ -45,6 +57,7 @@ from typing import Any, NamedTuple
 from eqsat.lowering.irtext import entry_arguments, triton_target
 from eqsat.lowering.rundir import REPO_ROOT, plan_buckets, read_spec
 from eqsat.lowering.specialize import GUARD_KINDS, guards_hold
+from eqsat.lowering.verified import read_verified
 
 from eqsat.errors import EqsatError
 from eqsat.ingest.compile import constexpr_value
@@ -287,6 +300,11 @@ class Version:
     kernel: OptimizedKernel
     predicted_ns: float | None = None
     fallback_ns: float | None = None
+    slug: str = ""
+    check: str = "unverified"  # the device check (lowering/verified.py): verified | failed | unverified
+    check_why: str = ""
+    dispatched: bool = True  # taken when its guards hold, under the load's `versions` policy
+    skip_reason: str = ""  # the Selection reason when its guards hold but it is not dispatched
 
 
 @dataclass
@@ -298,6 +316,7 @@ class Bucket:
     launch: dict[str, Any] | None
     versions: list[Version]
     fallback: OptimizedKernel
+    no_version_reason: str = "no version's guards hold"
 
     def shape(self) -> tuple[dict[str, int], tuple[int, ...]]:
         """(integer arguments, grid) of its production shape."""
@@ -317,6 +336,7 @@ class Selection(NamedTuple):
     kernel: OptimizedKernel
     bound: list[Any]
     grid: tuple[int, int, int]
+    reason: str = ""  # why this kernel: the version's device check, or why the fallback runs
 
 
 def _log_distance(a: int, b: int) -> float:
@@ -385,12 +405,18 @@ class DispatchingKernel:
         return self._in_bucket(bucket, self.args.values(args, kwargs, self.label), grid3)
 
     def _in_bucket(self, bucket: Bucket, values: dict[str, Any], grid3: tuple[int, int, int]) -> Selection:
+        skipped = ""
         for v in bucket.versions:
             if guards_hold(v.guards, values):
+                if not v.dispatched:
+                    skipped = skipped or v.skip_reason
+                    continue
                 bound = [values[n] for n in v.kernel.args.passed]
-                return Selection(bucket.name, v.name, v.kernel, bound, grid3)
+                why = f"{v.check_why}; skipped {skipped}" if skipped else v.check_why
+                return Selection(bucket.name, v.name, v.kernel, bound, grid3, why)
         fb = bucket.fallback
-        return Selection(bucket.name, None, fb, [values[n] for n in fb.args.passed], grid3)
+        return Selection(bucket.name, None, fb, [values[n] for n in fb.args.passed], grid3,
+                         skipped or bucket.no_version_reason)
 
     def launcher(self, *args: Any, grid: Sequence[int], **kwargs: Any) -> Callable[[], None]:
         """Dispatch a call once; the returned function launches the picked kernel (for timing loops)."""
@@ -409,9 +435,21 @@ class DispatchingKernel:
         return sel
 
 
+POLICIES = ("verified", "all", "none")
+
+
+def _triton_version() -> str | None:
+    try:
+        import triton
+    except ImportError:  # pragma: no cover - the loader needs triton anyway
+        return None
+    return str(triton.__version__)
+
+
 def _versions(plan_dir: Path, target: str, spec: KernelSpec | None, name: str, fallback: OptimizedKernel,
-              compiled: dict[str, Any]) -> list[Version]:
-    """The plan.json `versions` of a plan folder, each compiled; malformed entries are one error line."""
+              compiled: dict[str, Any], policy: str = "verified") -> list[Version]:
+    """The plan.json `versions` of a plan folder, each compiled and marked with its device check and
+    whether `policy` dispatches it; malformed entries (or verified.json) are one error line."""
     plan_path = plan_dir / "plan.json"
     if not plan_path.is_file():
         return []
@@ -425,6 +463,8 @@ def _versions(plan_dir: Path, target: str, spec: KernelSpec | None, name: str, f
         return []
     if not isinstance(entries, list):
         raise EqsatError("plan.json: 'versions' must be a list", file=str(plan_path))
+    record = read_verified(plan_dir)
+    triton_version = _triton_version()
     out = []
     for i, v in enumerate(entries):
         where = f"plan.json: versions[{i}]"
@@ -449,8 +489,19 @@ def _versions(plan_dir: Path, target: str, spec: KernelSpec | None, name: str, f
         if kernel.args.passed != fallback.args.passed:
             raise EqsatError(f"{where}: the version takes ({', '.join(kernel.args.passed)}), the fallback "
                              f"({', '.join(fallback.args.passed)})", file=str(path))
-        out.append(Version(str(v.get("name") or v["ttgir"]), tuple(dict(g) for g in v["guards"]), kernel,
-                           _float(v.get("predicted_ns")), _float(v.get("fallback_ns"))))
+        vname = str(v.get("name") or v["ttgir"])
+        slug = str(v.get("slug") or vname)
+        check, why = ("unverified", "no verified.json") if record is None else \
+            record.status(slug, path.read_text(), triton_version)
+        dispatched = policy == "all" or (policy == "verified" and check == "verified")
+        if policy == "all":
+            why = f"versions='all' ({check}: {why})"
+        skip = "" if dispatched else (f"versions='none': version {vname} not dispatched" if policy == "none"
+                                      else f"version {vname} failed device check ({why})" if check == "failed"
+                                      else f"version {vname} unverified ({why})")
+        out.append(Version(vname, tuple(dict(g) for g in v["guards"]), kernel,
+                           _float(v.get("predicted_ns")), _float(v.get("fallback_ns")), slug, check, why,
+                           dispatched, skip))
     return out
 
 
@@ -458,14 +509,20 @@ def _float(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
-def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.ttgir") -> DispatchingKernel:
+def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.ttgir",
+         versions: str = "verified") -> DispatchingKernel:
     """Compile every kernel of a plan folder and dispatch calls among them (module doc).
 
     The target is the plan folder's name (`.../<kernel>/<target>`); `spec.json` beside it, if any, gives
     the original kernel's signature, specialization and production shapes (its paths relative to `root`).
     Per shape bucket: its `ttgir` (default `optimized.ttgir`: the fallback) and plan.json's `versions`.
     With `ttgir` other than the default, that file alone is loaded (no versions, no other buckets).
+    `versions`: which versions may be dispatched ("verified": those a device check found bit-identical,
+    "all", "none"; module doc).
     """
+    if versions not in POLICIES:
+        raise EqsatError(f"versions must be one of {', '.join(POLICIES)}, got {versions!r}",
+                         file=str(plan_dir))
     d = Path(plan_dir)
     if not d.is_dir():
         raise EqsatError("plan directory not found", file=str(plan_dir))
@@ -484,6 +541,7 @@ def load(plan_dir: str | Path, root: Path = REPO_ROOT, ttgir: str = "optimized.t
     buckets = []
     for bucket, bdir, launch in plan_buckets(d, spec):
         fallback = load_ttgir(bdir / ttgir, target_name, spec, name, compiled)
-        buckets.append(Bucket(bucket, bdir, launch,
-                              _versions(bdir, target_name, spec, name, fallback, compiled), fallback))
+        vs = _versions(bdir, target_name, spec, name, fallback, compiled, versions)
+        buckets.append(Bucket(bucket, bdir, launch, vs, fallback,
+                              "no versions" if not vs else "no version's guards hold"))
     return DispatchingKernel(name, target_name, spec, buckets)

@@ -2,7 +2,9 @@
 really compiled by `triton.compile` for h100, and calls with random argument values go to the first
 version whose guards all hold, else to the fallback; checked against the guards' arithmetic restated here
 (n % d, n == c, n <= b, data_ptr() % bytes), on both sides of every guard. Plus: malformed versions are
-one error line, identical version texts compile once, and mi300x versions compile too."""
+one error line, identical version texts compile once, and mi300x versions compile too. These plans have no
+device verification record: they load with `versions="all"` (tests/test_verified_versions.py covers the
+default policy, which dispatches only device-verified versions)."""
 
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ def test_versions_compile_and_identical_texts_compile_once(versioned: Path) -> N
 
 
 def test_calls_dispatch_by_argument_values(versioned: Path) -> None:
-    k = load(versioned)
+    k = load(versioned, versions="all")
     rng = random.Random(11)
     storage = torch.empty(4096, dtype=torch.bfloat16)
     base = storage.data_ptr()
@@ -161,7 +163,7 @@ def test_mi300x_versions_compile(tmp_path: Path) -> None:
     _make_identity_run()([str(RAGGED)], ["mi300x"], tmp_path, ["rmsnorm_bf16_h5000"])
     plan = tmp_path / "rmsnorm_bf16_h5000" / "mi300x"
     _versioned(plan)
-    k = load(plan)
+    k = load(plan, versions="all")
     assert k.compiled.metadata.target.backend == "hip"
     assert [v.name for v in k.buckets[0].versions] == [v[0] for v in VERSIONS]
     x = torch.empty(64, dtype=torch.bfloat16)
@@ -170,7 +172,7 @@ def test_mi300x_versions_compile(tmp_path: Path) -> None:
 
 
 def test_gpu_side_dispatch_imports_no_xdsl_or_egglog(versioned: Path) -> None:
-    """The dispatching loader and benchmarks/gpu_versions.py import, and a versioned plan compiles and
+    """The dispatching loader, benchmarks/gpu_versions.py and gpu_verify_versions.py import, and a versioned plan compiles and
     dispatches, with xdsl, egglog, z3 and networkx refused (what the GPU machine lacks)."""
     import subprocess
     import sys
@@ -181,7 +183,10 @@ def test_gpu_side_dispatch_imports_no_xdsl_or_egglog(versioned: Path) -> None:
 import importlib.util, torch
 spec = importlib.util.spec_from_file_location("gv", {str(ROOT / "benchmarks" / "gpu_versions.py")!r})
 gv = importlib.util.module_from_spec(spec); spec.loader.exec_module(gv)
-k = gv.load({str(versioned)!r})
+spec = importlib.util.spec_from_file_location("gvv", {str(ROOT / "benchmarks" / "gpu_verify_versions.py")!r})
+gvv = importlib.util.module_from_spec(spec); spec.loader.exec_module(gvv)
+assert gvv.load is gv.load
+k = gv.load({str(versioned)!r}, versions="all")
 x = torch.empty(64, dtype=torch.bfloat16)
 assert k.select(x, x, x, x, 1001, 1001, 1e-6, grid=(1,)).version == "n_cols<=2048"
 bad = [m for m in sys.modules if m.split(".")[0] in BLOCKED]

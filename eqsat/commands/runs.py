@@ -1,5 +1,6 @@
 """`eqsat runs [--store FILE] list | show RUN | rm RUN | index DIR... | import-bench RUN FILE.json |
-rebuild DIR...`: the run store (eqsat.store), an SQLite index of run directories and their GPU benches.
+rebuild DIR... | verify-import RUN_DIR FILE.json`: the run store (eqsat.store), an SQLite index of run
+directories and their GPU benches, and device verification records of guarded versions.
 
     list            one row per run: id, kernels, ok, errors, changed, benches, created
     show RUN        the run's kernels: status, predicted before/after, choices, rules fired, measured speedup
@@ -7,6 +8,9 @@ rebuild DIR...`: the run store (eqsat.store), an SQLite index of run directories
     index DIR...    add or refresh runs from their directories
     import-bench    keep an `eqsat bench` report in the run's directory and index it
     rebuild DIR...  empty the store and index the directories again
+    verify-import   write a device verification report (benchmarks/gpu_verify_versions.py) into the run's
+                    plan folders as verified.json (lowering/verified.py): the loader then dispatches the
+                    versions found bit-identical on the device, and only those (the store is not touched)
 
 `--format json` prints the same rows as JSON. RUN is an id, a unique id prefix, a directory name or path.
 """
@@ -37,12 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("report", metavar="FILE.json")
     reb = sub.add_parser("rebuild", help="empty the store and index these run directories again")
     reb.add_argument("dirs", nargs="+", metavar="DIR")
+    ver = sub.add_parser("verify-import", help="write a device verification report into a run's plan "
+                                               "folders (verified.json)")
+    ver.add_argument("run_dir", metavar="RUN_DIR")
+    ver.add_argument("report", metavar="FILE.json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from eqsat.store import open_store
 
+    if args.runs_command == "verify-import":
+        return verify_import(args.run_dir, args.report)
     with open_store(args.store) as store:
         cmd = args.runs_command
         if cmd == "list":
@@ -72,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
         else:  # import-bench
             rec = store.import_bench(args.run, args.report)
             print(f"{rec.id}: {rec.benches} bench reports")
+    return 0
+
+
+def verify_import(run_dir: str, report: str) -> int:
+    """`eqsat runs verify-import`: one line per version, as the loader will dispatch it."""
+    from eqsat.lowering.verified import import_verified
+
+    rows = import_verified(run_dir, report)
+    for folder, slug, status in rows:
+        print(f"{folder}  {slug}  {status}")
+    print(f"{len(rows)} version record(s) written to {len({r[0] for r in rows})} plan folder(s) of {run_dir}")
     return 0
 
 
