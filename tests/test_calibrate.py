@@ -144,13 +144,15 @@ def test_from_json_writes_a_loadable_file_and_bad_input_is_one_line(tmp_path: Pa
     from eqsat.costmodels.common import Rates
 
     out = tmp_path / "card.toml"
+    measured = tmp_path / "calibrate_card.json"  # a copy: --from-json writes its .md beside the JSON
+    measured.write_text(RESULTS.read_text())
     cmd = [
         sys.executable,
         "-m",
         "eqsat.cli",
         "calibrate",
         "--from-json",
-        str(RESULTS),
+        str(measured),
         "--params",
         str(out),
         "--device",
