@@ -168,8 +168,9 @@ def test_from_json_writes_a_loadable_file_and_bad_input_is_one_line(tmp_path: Pa
     assert data["triton_target"] == ["cuda", 90, 32]
     bad = tmp_path / "bad.json"
     bad.write_text('{"probes": 1')
-    proc = subprocess.run(cmd[:4] + [str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "error" in proc.stderr
+    proc = subprocess.run(cmd[:5] + [str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "bad.json" in proc.stderr and "not JSON" in proc.stderr
 
 
 def test_gpu_side_imports_no_xdsl_egglog_or_z3() -> None:
