@@ -25,18 +25,24 @@ from eqsat.commands import bench  # noqa: E402
 from eqsat.errors import EqsatError  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    ap = argparse.ArgumentParser(prog="gpu_bench.py")
+def run_subcommand(command: str, module, argv: list[str]) -> int:
+    """Run `eqsat <command> ARGV` through `module.register` (an eqsat.commands module), as
+    `python benchmarks/gpu_<command>.py ARGV` on a machine where eqsat is not installed."""
+    prog = f"gpu_{command}.py"
+    ap = argparse.ArgumentParser(prog=prog)
     sub = ap.add_subparsers(dest="command", required=True)
-    bench.register(sub)
-    args = ap.parse_args(["bench", *argv])
-    args.command_line = "python benchmarks/gpu_bench.py " + " ".join(shlex.quote(a) for a in argv)
+    module.register(sub)
+    args = ap.parse_args([command, *argv])
+    args.command_line = f"python benchmarks/{prog} " + " ".join(shlex.quote(a) for a in argv)
     try:
         return int(args.func(args))
     except EqsatError as e:
         print(str(e), file=sys.stderr)
         return e.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_subcommand("bench", bench, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
