@@ -144,15 +144,19 @@ def _key(case: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _run_children(cases: list[dict[str, Any]], timeout: float) -> list[Any]:
+def run_in_children(module: str, cases: list[dict[str, Any]], timeout: float,
+                    env: dict[str, str] | None = None) -> list[Any]:
+    """`module._child(cases)` in child processes (Triton may abort on a case): the child prints
+    `[i, result]` per case; a case that kills its child is recorded as `crash: ...` and the rest go on
+    in a fresh child."""
     results: list[Any] = [None] * len(cases)
     start = 0
     while start < len(cases):
         proc = subprocess.run(
             [sys.executable, "-c", "import sys, json; sys.path.insert(0, sys.argv[1]); "
-             "from bank_oracle import _child; _child(json.load(sys.stdin))",
+             f"from {module} import _child; _child(json.load(sys.stdin))",
              os.path.dirname(os.path.abspath(__file__))],
-            input=json.dumps(cases[start:]), capture_output=True, text=True, timeout=timeout)
+            input=json.dumps(cases[start:]), capture_output=True, text=True, timeout=timeout, env=env)
         done = start
         for line in proc.stdout.splitlines():
             if line.startswith("["):
@@ -166,9 +170,10 @@ def _run_children(cases: list[dict[str, Any]], timeout: float) -> list[Any]:
     return results
 
 
-def oracle_bank_conflicts(cases: list[dict[str, Any]], timeout: float = 300.0) -> list[Any]:
-    """Gluon's bank-conflict count per case (an int), or a string saying why Triton gave none."""
-    cache_file = _cache_dir() / "cases.jsonl"
+def cached_per_case(cache_file: Path, keys: list[str], cases: list[dict[str, Any]],
+                    compute: Any) -> list[Any]:
+    """The result of each case from the JSON-lines cache `cache_file` (key -> result), computing the
+    missing ones with `compute(cases)` and appending them."""
     cache: dict[str, Any] = {}
     if cache_file.is_file():
         for line in cache_file.read_text().splitlines():
@@ -177,15 +182,20 @@ def oracle_bank_conflicts(cases: list[dict[str, Any]], timeout: float = 300.0) -
                 cache[k] = v
             except (ValueError, TypeError):
                 continue
-    keys = [_key(c) for c in cases]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
-        fresh = _run_children([cases[i] for i in todo], timeout)
+        fresh = compute([cases[i] for i in todo])
         with cache_file.open("a") as f:
             for i, res in zip(todo, fresh, strict=True):
                 cache[keys[i]] = res
                 f.write(json.dumps([keys[i], res]) + "\n")
     return [cache[k] for k in keys]
+
+
+def oracle_bank_conflicts(cases: list[dict[str, Any]], timeout: float = 300.0) -> list[Any]:
+    """Gluon's bank-conflict count per case (an int), or a string saying why Triton gave none."""
+    return cached_per_case(_cache_dir() / "cases.jsonl", [_key(c) for c in cases], cases,
+                           lambda todo: run_in_children("bank_oracle", todo, timeout))
 
 
 # ---------------------------------------------------------------------------------------------- jit

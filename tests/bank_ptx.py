@@ -19,12 +19,11 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from bank_oracle import cached_per_case, run_in_children
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 
@@ -106,46 +105,12 @@ def _key(case: dict[str, Any]) -> str:
 
 
 def _run(cases: list[dict[str, Any]], timeout: float) -> list[Any]:
-    results: list[Any] = [None] * len(cases)
-    start = 0
     with tempfile.TemporaryDirectory() as work:
-        env = dict(os.environ, TRITON_CACHE_DIR=os.path.join(work, "cache"))
-        while start < len(cases):
-            proc = subprocess.run(
-                [sys.executable, "-c", "import sys, json; sys.path.insert(0, sys.argv[1]); "
-                 "from bank_ptx import _child; _child(json.load(sys.stdin))",
-                 os.path.dirname(os.path.abspath(__file__))],
-                input=json.dumps(cases[start:]), capture_output=True, text=True, timeout=timeout, env=env)
-            done = start
-            for line in proc.stdout.splitlines():
-                if line.startswith("["):
-                    i, res = json.loads(line)
-                    results[start + i] = res
-                    done = start + i + 1
-            if proc.returncode == 0:
-                break
-            results[done] = f"crash: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
-            start = done + 1
-    return results
+        return run_in_children("bank_ptx", cases, timeout,
+                               env=dict(os.environ, TRITON_CACHE_DIR=os.path.join(work, "cache")))
 
 
 def ptx_shared_ops(cases: list[dict[str, Any]], timeout: float = 600.0) -> list[Any]:
     """Per case: `widths(...)` of the compiled round trip's PTX, or a string saying why there is none."""
-    path = _cache_file()
-    cache: dict[str, Any] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                k, v = json.loads(line)
-                cache[k] = v
-            except (ValueError, TypeError):
-                continue
-    keys = [_key(c) for c in cases]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    if todo:
-        fresh = _run([cases[i] for i in todo], timeout)
-        with path.open("a") as f:
-            for i, res in zip(todo, fresh, strict=True):
-                cache[keys[i]] = res
-                f.write(json.dumps([keys[i], res]) + "\n")
-    return [widths(cache[k]) if isinstance(cache[k], dict) else cache[k] for k in keys]
+    got = cached_per_case(_cache_file(), [_key(c) for c in cases], cases, lambda todo: _run(todo, timeout))
+    return [widths(r) if isinstance(r, dict) else r for r in got]
