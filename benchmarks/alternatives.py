@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rank_stats import kendall_tau_b  # benchmarks/ is on sys.path (a script's folder)
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "h200"
 
@@ -302,26 +304,7 @@ def prepare(run_dir: Path, out: Path, per_kernel: int, kernels: list[str] | None
 # ------------------------------------------------------------------------------------------ statistics
 def kendall_tau(xs: list[float], ys: list[float]) -> float | None:
     """Kendall tau-b (ties in either list handled); None under 3 pairs."""
-    n = len(xs)
-    if n < 3:
-        return None
-    conc = disc = tx = ty = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = xs[i] - xs[j]
-            dy = ys[i] - ys[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                tx += 1
-            elif dy == 0:
-                ty += 1
-            elif (dx > 0) == (dy > 0):
-                conc += 1
-            else:
-                disc += 1
-    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
-    return None if denom == 0 else (conc - disc) / denom
+    return None if len(xs) < 3 else kendall_tau_b(xs, ys)
 
 
 def sign_agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -28,9 +28,11 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from rank_stats import kendall_tau_b  # benchmarks/ is on sys.path (a script's folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -155,25 +157,6 @@ def compare_variants(params: Any, model: Any, data: Mapping[str, Any]) -> dict[s
                         small[d]["wavefronts"] == pred[d]["wavefronts"] for d, _ in DIRECTIONS)
         rows[name] = row
     return rows
-
-
-def kendall_tau_b(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    conc = disc = tx = ty = 0
-    for i in range(len(xs)):
-        for j in range(i + 1, len(xs)):
-            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                tx += 1
-            elif dy == 0:
-                ty += 1
-            elif (dx > 0) == (dy > 0):
-                conc += 1
-            else:
-                disc += 1
-    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
-    return None if denom == 0 else (conc - disc) / denom
 
 
 def order_check(names: list[str], predicted: Callable[[str], float], measured: Callable[[str], float],
