@@ -481,8 +481,11 @@ class MovementModel(CostModel):
         transactions = c.transactions * scale
         # DRAM moves `dram_sectors`; the rest of the sectors are L2 hits (global_memory.py says when)
         dram = c.dram_sectors * scale
-        reuse = dot_operand_reuse(op, kernel, num_ctas(op, kernel, self.rates))
-        if reuse > 1.0:  # a dot operand tile: other CTAs read the same tile, DRAM moves it about once
+        ctas = num_ctas(op, kernel, self.rates)
+        reuse = dot_operand_reuse(op, kernel, ctas)
+        if (op.get("info") or {}).get("program_invariant") and op.get("kind") == "load":
+            reuse = max(reuse, float(ctas))  # every program reads the same tile: DRAM moves it once
+        if reuse > 1.0:  # a tile other CTAs read too (a dot operand, a table): DRAM moves it about once
             ns = max(self.rates.global_ns(dram / reuse), self.rates.l2_stream_ns(sectors))
         else:
             ns = max(self.rates.global_ns(dram), self.rates.l2_ns(sectors))

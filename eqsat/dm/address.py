@@ -1083,6 +1083,17 @@ def access_of(ptr: PtrValue, tensor_type: Attribute, analysis: AddressAnalysis, 
                   tuple(sorted(lanes)), how, tuple(sorted(sources - lanes)))
 
 
+def program_invariant(ptr: PtrValue) -> bool:
+    """Every program reads the same addresses: `ptr` is a kernel argument plus an exactly known offset
+    (no residual, no loaded data) that mentions neither the program id nor the grid size (a lookup
+    table, a norm's weight row, a bias). Loop indices may appear: every program walks them alike."""
+    off = ptr.offset
+    if ptr.root is None or ptr.all_sources or off.rdiv != BIG or any(c is None for c in off.coeffs):
+        return False
+    polys = [off.base, *(c for c in off.coeffs if c is not None)]
+    return not any(sym.startswith(("pid.", "nprog.")) for p in polys for m, _ in p.terms for sym in m)
+
+
 def descriptor_strides(block_shape: Iterable[int]) -> tuple[int, ...]:
     """Row-major element strides of a TMA box (its last dimension is contiguous by TMA's rules)."""
     shape = list(block_shape)
@@ -1101,6 +1112,7 @@ __all__ = [
     "Poly",
     "PtrValue",
     "access_of",
+    "program_invariant",
     "layout_order",
     "fastest_dim",
     "register_contiguity",

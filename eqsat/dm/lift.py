@@ -90,6 +90,7 @@ from eqsat.dm.address import (
     add_values,
     element_of,
     order_attr,
+    program_invariant,
     shape_of,
     uniform,
 )
@@ -481,6 +482,8 @@ class Lifter:
                 info["guard"] = guard
             if access.klass.data == "indirect" and kind in ("load", "store"):
                 kind = "indirect_" + kind
+            elif kind == "load" and self._program_invariant(op, name):
+                info["program_invariant"] = _attr_of(True)
         buffer = self._buffer(op)
         if buffer is not None:
             props["buffer"] = IntAttr(buffer)
@@ -640,6 +643,14 @@ class Lifter:
 
     def _dm_ids(self, python_ids: tuple[int, ...] | list[int]) -> list[int]:
         return sorted({self.node_of[x] for x in python_ids if x in self.node_of})
+
+    def _program_invariant(self, op: Operation, name: str) -> bool:
+        """Whether every program of the grid loads the same addresses (`address.program_invariant`)."""
+        try:
+            ptr = self._pointer(op, name)[0]
+        except (ValueError, KeyError, IndexError, AttributeError):
+            return False
+        return ptr is not None and program_invariant(ptr)
 
     def _pointer(self, op: Operation,
                  name: str) -> tuple[PtrValue | None, Attribute, IntValue | None, int | None]:
