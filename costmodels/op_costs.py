@@ -171,6 +171,13 @@ def _local_load(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str
 
 
 def _gather(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+    from eqsat.costmodels.overlap import hidden_fraction, hide
+
+    return hide(raw_gather(model, op, kernel), hidden_fraction(model, kernel))
+
+
+def raw_gather(model: MovementModel, op: Mapping[str, Any], kernel: Mapping[str, Any]) -> Cost:
+    """A gather op's full price in registers or shared memory (nothing hidden), scaled to the launch."""
     ops = _by_id(kernel)
     info = op.get("info") or {}
     src_op = ops.get(op["inputs"][0]) if op.get("inputs") else None

@@ -1,4 +1,4 @@
-"""Layout conversions hidden under memory time: the price of a `ttg.convert_layout` in a memory-bound kernel.
+"""Layout conversions (and gathers) hidden under memory time: their price in a memory-bound kernel.
 
 Per-op costs add (extraction sums node prices), but an SM does a CTA's conversion (shared-memory
 wavefronts, a CTA barrier, shuffles) while other resident CTAs wait on DRAM: in a kernel whose memory time
@@ -35,6 +35,15 @@ the same without the convert (4-byte load) 74.9 us and with 16-byte stores 74.2 
 convert-free plan is 0.946x (bench: 0.941x). Rows resident in L2 (not DRAM) leave less to hide under:
 there the convert cost 5.5 us of 54 (11%); the model does not know residency of plain loads (it prices
 them as DRAM traffic), so it hides the convert fully in both.
+
+In-register and shared-memory gathers (`tt.gather`: warp shuffles, or the source tile stored to shared
+and read at random) are on-SM redistribution like conversions, and hide the same way: C counts the
+kernel's `gather` ops too, and the e-graph's `Tile.gather` / `Tile.gather_shared` are priced through
+`hide`. An indirect global load that replaces a gather is memory traffic and hides nothing. Measured on
+an H200 (benchmarks/results/alternatives_h200.md): gather_1d_cross_warp (16384 CTAs, DRAM-bound) ran its
+shared-memory gather 1.06x faster than the indirect load that replaced it (the plan predicted 1.18x the
+other way, with the gather's 13 us of shared traffic fully on the critical path); gather_rows_warp_local
+likewise (0.975x); gather_rows_1024 is bound by its shuffles (no slack) and keeps its indirect load.
 
 Limits: M, S and C come from the input program; a plan that also cuts memory time would in truth hide
 less. Loop trips of a convert inside a loop follow `common.loop_trips` as for the op's own price.
@@ -73,7 +82,7 @@ class Slack(float):
 def hidden_fraction(model: Any, kernel: Mapping[str, Any]) -> float:
     """The fraction of the kernel's conversion time hidden under its memory time (0 when none), as a
     `Slack` that `hide` applies to any conversion by the absolute slack."""
-    from eqsat.costmodels.op_costs import cost_of_op, raw_convert
+    from eqsat.costmodels.op_costs import cost_of_op, raw_convert, raw_gather
 
     limit = _max_hidden(model)
     if limit <= 0.0:
@@ -81,9 +90,9 @@ def hidden_fraction(model: Any, kernel: Mapping[str, Any]) -> float:
     memory = sm = conv = 0.0
     n = 0
     for op in kernel.get("ops", []):
-        if op.get("kind") == "convert":
+        if op.get("kind") in ("convert", "gather"):
             n += 1
-            c = raw_convert(model, op, kernel)
+            c = (raw_convert if op["kind"] == "convert" else raw_gather)(model, op, kernel)
             conv += c.total_ns
             sm += c.total_ns
             continue

@@ -325,6 +325,16 @@ def test_conversions_hide_only_under_memory_time(corpus_kernels, target: str) ->
         assert 0.0 <= f <= 1.0, kernel["kernel"]
         cost = model.kernel_cost(kernel)
         assert cost.total_ns >= sum(cost.ns.get(g, 0.0) for g in MEMORY_GROUPS) - 1e-6, kernel["kernel"]
+    # gather_rows_1024 is bound by its gather (the on-SM work that hides): what hides is at most the
+    # kernel's memory time, so most of the gather still shows and its indirect-load plan keeps winning
+    # (tests/test_alternatives_feedback.py)
+    from eqsat.costmodels.op_costs import cost_of_op, raw_convert, raw_gather
+
     gather = next(k for k in corpus_kernels[target] if k["kernel"] == "gather_rows_1024")
+    movers = [o for o in gather["ops"] if o["kind"] in ("convert", "gather")]
+    moved = sum((raw_convert if o["kind"] == "convert" else raw_gather)(model, o, gather).total_ns
+                for o in movers)
+    memory = sum(cost_of_op(model, o, gather).ns.get(g, 0.0) for o in gather["ops"] for g in MEMORY_GROUPS)
+    assert movers and hidden_fraction(model, gather) * moved <= memory + 1e-6
     if target == "h100":
-        assert hidden_fraction(model, gather) == 0.0
+        assert memory < moved  # on-SM bound

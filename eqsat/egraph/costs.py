@@ -176,7 +176,8 @@ class NodePricer:
                     if "strategy" not in inspect.signature(m.gather).parameters:
                         return Cost.infeasible(f"{m.target} model cannot price a gather through shared")
                     kwargs["strategy"] = "shared"
-                return self._tile(m.gather(src.layout, idx.layout, src.shape, shape, axis, dtype, **kwargs))
+                tile = m.gather(src.layout, idx.layout, src.shape, shape, axis, dtype, **kwargs)
+                return self._conversion(self._tile(tile))  # on-SM work: hides under memory like a convert
             if name == "gather_global":
                 op = dict(self.ops[int(a[0])])
                 idx_shape, dtype = parse_ty(a[4])
