@@ -47,7 +47,6 @@ torch, plus `eqsat.ingest`: never xdsl or egglog, so it runs on GPU machines.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from eqsat.lowering.irtext import entry_arguments, triton_target
-from eqsat.lowering.rundir import REPO_ROOT, plan_buckets, read_spec
+from eqsat.lowering.rundir import REPO_ROOT, plan_buckets, read_json, read_spec
 from eqsat.lowering.specialize import GUARD_KINDS, guards_hold
 from eqsat.lowering.verified import read_verified
 
@@ -453,11 +452,7 @@ def _versions(plan_dir: Path, target: str, spec: KernelSpec | None, name: str, f
     plan_path = plan_dir / "plan.json"
     if not plan_path.is_file():
         return []
-    try:
-        plan = json.loads(plan_path.read_text())
-    except json.JSONDecodeError as e:
-        raise EqsatError(f"malformed JSON: {e.msg}", file=str(plan_path), line=e.lineno,
-                         column=e.colno) from None
+    plan = read_json(plan_path)
     entries = plan.get("versions") if isinstance(plan, dict) else None
     if not entries:
         return []

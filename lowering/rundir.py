@@ -172,6 +172,18 @@ def cost_ns(value: Any) -> float | None:
     return None
 
 
+def read_json(path: str | Path, label: str | None = None) -> Any:
+    """The JSON in `path`; a missing or malformed file is one `EqsatError` line naming it (`label`, else
+    the path) and, for malformed JSON, the line and column."""
+    name = label or str(path)
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise EqsatError("no such file", file=name) from None
+    except json.JSONDecodeError as e:
+        raise EqsatError(f"malformed JSON: {e.msg}", file=name, line=e.lineno, column=e.colno) from None
+
+
 def read_run(run_dir: str | Path) -> list[RunEntry]:
     """The entries of `run_dir/run.json`; a missing directory or a malformed file raises `EqsatError`."""
     d = Path(run_dir)
@@ -180,10 +192,7 @@ def read_run(run_dir: str | Path) -> list[RunEntry]:
     path = d / "run.json"
     if not path.is_file():
         raise EqsatError("not a run directory: no run.json (made by `eqsat optimize`)", file=str(run_dir))
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise EqsatError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno, column=e.colno) from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise EqsatError("run.json must hold a list of kernel entries", file=str(path))
     entries: list[RunEntry] = []
@@ -210,9 +219,5 @@ def read_spec(plan_dir: str | Path, root: Path = REPO_ROOT, target: str | None =
     path = Path(plan_dir) / "spec.json"
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise EqsatError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno, column=e.colno) from None
-    spec = spec_from_json(data, str(path), root)
+    spec = spec_from_json(read_json(path), str(path), root)
     return spec.for_target(target or Path(plan_dir).resolve().name)

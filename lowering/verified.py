@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eqsat.lowering.rundir import read_json
+
 from eqsat.errors import EqsatError
 
 VERIFIED = "verified.json"
@@ -103,11 +105,7 @@ def read_verified(folder: str | Path) -> VerifiedRecord | None:
     path = Path(folder) / VERIFIED
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise EqsatError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno, column=e.colno) from None
-    return parse_verified(data, str(path))
+    return parse_verified(read_json(path), str(path))
 
 
 def write_verified(folder: str | Path, record: dict[str, Any] | VerifiedRecord) -> Path:
@@ -129,12 +127,7 @@ def import_verified(run_dir: str | Path, report_path: str | Path) -> list[tuple[
     run, label = Path(run_dir), str(report_path)
     if not (run / "run.json").is_file():
         raise EqsatError("not a run directory: no run.json (made by `eqsat optimize`)", file=str(run_dir))
-    try:
-        data = json.loads(Path(report_path).read_text())
-    except FileNotFoundError:
-        raise EqsatError("no such file", file=label) from None
-    except json.JSONDecodeError as e:
-        raise EqsatError(f"malformed JSON: {e.msg}", file=label, line=e.lineno, column=e.colno) from None
+    data = read_json(report_path, label)
     folders = data.get("folders") if isinstance(data, dict) else None
     if not isinstance(folders, dict) or not folders:
         raise EqsatError("a device verification report needs a non-empty 'folders' object "
@@ -146,7 +139,7 @@ def import_verified(run_dir: str | Path, report_path: str | Path) -> list[tuple[
                 or not (d / "plan.json").is_file():
             raise EqsatError(f"folders[{rel!r}] is not a plan folder of {run_dir}", file=label)
         record = parse_verified(rec, f"{label}: folders[{rel!r}]")
-        plan = json.loads((d / "plan.json").read_text())
+        plan = read_json(d / "plan.json")
         entries = [v for v in (plan.get("versions") or [])
                    if isinstance(v, dict) and isinstance(v.get("ttgir"), str)]
         slugs = {str(v.get("slug") or v.get("name") or v["ttgir"]): d / v["ttgir"] for v in entries}
