@@ -319,6 +319,29 @@ def sign_agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def kendall_tau_beyond_noise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Kendall tau over the pairs of alternatives whose measured speedups differ beyond the noise of both
+    (|m_i - m_j| > max(threshold_i, threshold_j) x max(m_i, m_j)): pairs inside the noise have no measured
+    order to agree with. Ties in the prediction count as neither concordant nor discordant."""
+    conc = disc = ties = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            dm = a["measured_speedup"] - b["measured_speedup"]
+            thr = max(a["noise_threshold"], b["noise_threshold"]) * max(a["measured_speedup"],
+                                                                         b["measured_speedup"])
+            if abs(dm) <= thr:
+                continue
+            dp = a["predicted_speedup"] - b["predicted_speedup"]
+            if dp * dm > 0:
+                conc += 1
+            elif dp * dm < 0:
+                disc += 1
+            else:
+                ties += 1
+    n = conc + disc + ties
+    return {"pairs": n, "concordant": conc, "discordant": disc, "tau": (conc - disc) / n if n else None}
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ps = [r["predicted_speedup"] for r in rows]
     ms = [r["measured_speedup"] for r in rows]
@@ -351,11 +374,42 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "n": len(rows),
         "kernels": len({r["kernel"] for r in rows}),
         "kendall_tau": kendall_tau(ps, ms),
+        "kendall_tau_beyond_noise": kendall_tau_beyond_noise(rows),
         "sign": sign_agreement(rows),
         "median_abs_time_error_variants": statistics.median(errs) if errs else None,
         "median_abs_time_error_kernels": statistics.median(kernel_errs.values()) if kernel_errs else None,
         "per_kind": kinds,
     }
+
+
+def combine_runs(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One kernel's records of several GPU runs of the same variant folder as one: per variant the median
+    of its per-run speedups (each against its own run's baseline) and of its times; noise = the largest of
+    the runs' baseline spreads, of their identity controls' distance from 1 (the input through the
+    loader, alternatives_gpu.py) and of a variant's spread between runs."""
+    good = [r for r in recs if "baseline_ns" in r]
+    if not good:
+        return recs[-1]
+    out = {**good[-1], "runs": len(good)}
+    out["baseline_ns"] = statistics.median(r["baseline_ns"] for r in good)
+    noise = [r["noise"] for r in good]
+    noise += [abs(1 - r["identity"]["measured_speedup"]) for r in good
+              if (r.get("identity") or {}).get("measured_speedup")]
+    variants = []
+    for v in good[-1]["variants"]:
+        same = [x for r in good for x in r["variants"] if x["file"] == v["file"] and "measured_ns" in x]
+        v = dict(v)
+        if same:
+            speedups = [x["measured_speedup"] for x in same]
+            v["measured_speedup"] = statistics.median(speedups)
+            v["measured_ns"] = statistics.median(x["measured_ns"] for x in same)
+            v["bit_identical"] = all(x.get("bit_identical") for x in same)
+            if len(same) > 1:
+                noise.append((max(speedups) - min(speedups)) / min(speedups))
+        variants.append(v)
+    out["variants"] = variants
+    out["noise"] = max(noise)
+    return out
 
 
 def _key(choices: list[dict[str, Any]]) -> str:
@@ -540,8 +594,11 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
     def stats(x: dict[str, Any]) -> str:
         sign = x["sign"]
         pct = _f(100 * sign["fraction"] if sign["fraction"] is not None else None, ".0f")
+        bn = x.get("kendall_tau_beyond_noise") or {}
         return (
-            f"n = {x['n']} ({x['kernels']} kernels): Kendall tau **{_f(x['kendall_tau'])}**, faster/slower "
+            f"n = {x['n']} ({x['kernels']} kernels): Kendall tau **{_f(x['kendall_tau'])}** (over the "
+            f"{bn.get('pairs', '-')} pairs whose measured speedups differ beyond noise: "
+            f"**{_f(bn.get('tau'))}**), faster/slower "
             f"sign right beyond noise **{sign['right']}/{sign['beyond_noise']}** ({pct}%)"
         )
 
@@ -623,7 +680,9 @@ def main(argv: list[str] | None = None) -> int:
     rd = sub.add_parser("render", help="write the .md of a report .json again")
     rd.add_argument("report", type=Path)
     r = sub.add_parser("report")
-    r.add_argument("measured", type=Path, nargs="+", help="alternatives_gpu.py outputs (later files win)")
+    r.add_argument(
+        "measured", type=Path, nargs="+", help="alternatives_gpu.py outputs (runs of one folder are combined)"
+    )
     r.add_argument("--alt-dir", type=Path, default=ROOT / "runs" / "altE_h200")
     r.add_argument("--out", type=Path, required=True, help="path without suffix: writes .json and .md")
     r.add_argument(
@@ -656,14 +715,13 @@ def main(argv: list[str] | None = None) -> int:
         args.report.with_suffix(".md").write_text(render(data))
         return 0
     merged: dict[str, Any] = {"results": []}
-    by_kernel: dict[str, Any] = {}
+    by_kernel: dict[str, list[Any]] = {}
     for path in args.measured:
         data = json.loads(path.read_text())
         for rec in data["results"]:
-            if "baseline_ns" in rec or rec["kernel"] not in by_kernel:
-                by_kernel[rec["kernel"]] = rec
+            by_kernel.setdefault(rec["kernel"], []).append(rec)
         merged.update({k: v for k, v in data.items() if k != "results"})
-    merged["results"] = list(by_kernel.values())
+    merged["results"] = [combine_runs(recs) for recs in by_kernel.values()]
     prices = None if args.as_measured else repredict(args.alt_dir, merged)
     egraph = egraph_repredict(args.alt_dir, merged) if args.egraph else None
     rows = rows_of(merged, prices, egraph)
@@ -700,7 +758,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{s['egraph_sign']['beyond_noise']}"
     )
     print(
-        f"n={s['n']} tau={_f(s['kendall_tau'])} sign={s['sign']['right']}/{s['sign']['beyond_noise']} "
+        f"n={s['n']} tau={_f(s['kendall_tau'])} tau_beyond_noise={_f(s['kendall_tau_beyond_noise']['tau'])} "
+        f"own tau={_f(s['own']['kendall_tau'])}/{_f(s['own']['kendall_tau_beyond_noise']['tau'])} "
+        f"own sign={s['own']['sign']['right']}/{s['own']['sign']['beyond_noise']} "
+        f"sign={s['sign']['right']}/{s['sign']['beyond_noise']} "
         f"median |time err| variants={_f(s['median_abs_time_error_variants'])} "
         f"kernels={_f(s['median_abs_time_error_kernels'])}"
     )

@@ -105,6 +105,15 @@ def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str
     if not loaded:
         rec["error"] = "no variant compiled"
         return rec
+    # the control: the input program itself through the loader (the variants' launch path); speedups are
+    # also reported against it, which separates a plan's effect from the launch path's
+    identity = {"file": "input.ttgir", "label": "identity (input through the loader)", "kinds": [],
+                "how": "control", "after_ns": meta["before_ns"], "predicted_speedup": 1.0, "choices": []}
+    try:
+        loaded.append((identity, load(kdir, ttgir="input.ttgir")))
+    except EqsatError as e:
+        identity["error"] = str(e)
+    rec["identity"] = identity
     input_ttgir = (kdir / "input.ttgir").read_text()
     sizes = [("launch", spec.launch)] + ([("bench", spec.bench)] if spec.bench else [])
     case = None
@@ -158,6 +167,11 @@ def bench_kernel(kdir: Path, rounds: int, seed: int, failed: dict[tuple[str, str
         vr["measured_ns"] = statistics.median(ms) * 1e6
         vr["runs_ms"] = ms
         vr["measured_speedup"] = rec["baseline_ns"] / vr["measured_ns"]
+    ident_ns = identity.get("measured_ns")
+    if ident_ns:
+        for vr, _ in loaded:
+            if "measured_ns" in vr:
+                vr["measured_speedup_vs_identity"] = ident_ns / vr["measured_ns"]
     del case
     torch.cuda.empty_cache()
     return rec
