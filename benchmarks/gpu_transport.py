@@ -56,7 +56,7 @@ def prepare(out: Path, manifest: str, target: str = "h100") -> None:
         (d / "spec.json").write_text(json.dumps(spec_to_json(spec), indent=2) + "\n")
         (d / "input.ttgir").write_text(art.ttgir)
         vs = variants(spec, target, stages=(2, 3, 4, 5), ttir=art.ttir)
-        dec = decide(vs, spec, target)
+        dec = decide(vs, spec, "h200" if target == "h100" else target)  # priced with the H200's fit
         rows = []
         for v, c in dec.priced:
             row = {**v.to_json(), "file": f"variants/{safe(v.key)}.ttgir" if v.legal else None,
@@ -147,10 +147,11 @@ def _run_kernel(pdir: Path, rounds: int) -> dict[str, Any]:
     rec["noise"] = statistics.median(abs(a - b) / min(a, b) for a, b in zip(jit_a, jit_b, strict=True))
     rec["noise_max"] = max(abs(a - b) / min(a, b) for a, b in zip(jit_a, jit_b, strict=True))
     predicted = {r["key"]: r["predicted_speedup"] for r in meta["variants"]}
+    features = {r["key"]: r.get("features") for r in meta["variants"]}
     for key, ts in times.items():
         ms = statistics.median(ts)
         rec["variants"][key].update({"ms": ms, "runs_ms": ts, "speedup": jit / ms,
-                                     "predicted_speedup": predicted.get(key)})
+                                     "predicted_speedup": predicted.get(key), "features": features.get(key)})
     rec["seconds"] = round(time.perf_counter() - t0, 1)
     del case
     torch.cuda.empty_cache()

@@ -16,7 +16,8 @@ A variant is (mode, stages, which loads go through TMA), compiled from the kerne
 Each variant records its shared bytes and registers (from the compile), whether it fits (shared memory
 per block, 255 registers without spills), the typestate check of its pipeline (eqsat.rules.typestate.
 check_ttgir_pipeline) and the features `eqsat.costmodels.pipeline` prices: tile bytes and rows per trip,
-MMA flops per trip, trips, programs.
+MMA flops per trip, the loop's float vector work (ALU and SFU tensor elements per trip: an online softmax),
+TMA requests (a row per 128-byte span), the epilogue's stored bytes, trips, programs.
 """
 
 from __future__ import annotations
@@ -118,9 +119,19 @@ def variants(spec: Any, target_name: str, stages: tuple[int, ...] = (2, 3, 4), m
         v.features = {**base, "mode": mode, "stages": n, "shared": v.shared, "registers": v.registers,
                       "num_warps": spec.num_warps,
                       "tma_bytes": sum(ll.tile_bytes for ll in chosen),
-                      "tma_rows": sum(math.prod(ll.shape[:-1]) for ll in chosen)}
+                      "tma_rows": sum(math.prod(ll.shape[:-1]) for ll in chosen),
+                      "tma_requests": sum(tma_requests(ll.shape, ll.elem) for ll in chosen)}
         out.append(v)
     return out
+
+
+def tma_requests(shape: list[int], elem: str) -> int:
+    """L2 requests the TMA engine issues for one box: a request per row and 128-byte span of the inner
+    dimension (Triton splits a box wider than the 128-byte swizzle into several copies)."""
+    if not shape:
+        return 0
+    inner = shape[-1] * ELEM_BYTES.get(elem, 4)
+    return math.prod(shape[:-1]) * max(1, -(-inner // 128))
 
 
 def features_of(ttir: str, loads: list[LoopLoad], spec: Any) -> dict[str, Any]:
@@ -142,12 +153,57 @@ def features_of(ttir: str, loads: list[LoopLoad], spec: Any) -> dict[str, Any]:
     for a, b in dots:
         (mm, kk), (_, nn) = (tuple(int(x) for x in a.split("x")), tuple(int(x) for x in b.split("x")))
         flops += 2 * mm * nn * kk
+    alu, sfu = vector_work(ttir)
     return {"programs": math.prod(int(g) for g in grid), "trips": trips, "flops_per_trip": flops,
-            "dots_per_trip": len(dots),
+            "dots_per_trip": len(dots), "alu_elems_per_trip": alu, "sfu_elems_per_trip": sfu,
+            "epilogue_bytes": epilogue_bytes(ttir),
             "bytes_per_trip": sum(ll.tile_bytes for ll in loads),
             "rows_per_trip": sum(math.prod(ll.shape[:-1]) for ll in loads if ll.shape),
             "row_bytes": [ll.shape[-1] * ELEM_BYTES.get(ll.elem, 4) for ll in loads if ll.shape],
             "loads": [ll.to_json() for ll in loads]}
+
+
+SFU_OPS = ("math.exp", "math.exp2", "math.log", "math.log2", "math.sqrt", "math.rsqrt", "math.sin",
+           "math.cos", "math.tanh", "math.erf")
+
+def vector_work(ttir: str) -> tuple[int, int]:
+    """(ALU, SFU) tensor elements per trip of the loop that feeds a dot: floating-point arith/math ops
+    and tt.reduce inputs on float tensors (an online softmax between two dots); MUFU ops (exp, log,
+    sqrt, ...) count apart. Pointer and integer arithmetic are not counted (address work is the issue
+    cost of the loads)."""
+    body = _dot_loop_body(ttir)
+    alu = sfu = 0
+    for line in body.splitlines():
+        if "tensor<" not in line:
+            continue
+        m = re.search(r"= (arith|math)\.(\w+) [^\n]*?: tensor<([\dx]+)x(f16|f32|f64|bf16)>", line)
+        if m is None:
+            m2 = re.search(r"\}\) : \(tensor<([\dx]+)x(?:f16|f32|f64|bf16)>", line)
+            if m2:
+                alu += math.prod(int(d) for d in m2.group(1).split("x"))
+            continue
+        n = math.prod(int(d) for d in m.group(3).split("x"))
+        if f"{m.group(1)}.{m.group(2)}" in SFU_OPS:
+            sfu += n
+        elif m.group(1) == "arith" and m.group(2) not in ("constant",):
+            alu += n
+    return alu, sfu
+
+
+def _dot_loop_body(ttir: str) -> str:
+    for m in re.finditer(r"scf\.for .*?\{\n(.*?)\n\s*scf\.yield", ttir, re.S):
+        if "tt.load" in m.group(1) and "tt.dot" in m.group(1):
+            return m.group(1)
+    return ""
+
+
+def epilogue_bytes(ttir: str) -> int:
+    """Bytes of the tile stores after the loop (the accumulator's epilogue), per program."""
+    end = ttir.rfind("scf.yield")
+    total = 0
+    for m in re.finditer(r"tt\.store [^\n]*: tensor<([\dx]+)x!tt\.ptr<(\w+)>>", ttir[end:] if end >= 0 else ttir):
+        total += math.prod(int(d) for d in m.group(1).split("x")) * ELEM_BYTES.get(m.group(2), 4)
+    return total
 
 
 MIN_GAIN = 0.02  # the optimizer's default margin (eqsat.optimize.OptimizeOptions.min_gain_frac)
@@ -199,7 +255,8 @@ def _ratio(a: Any, b: Any) -> float | None:
 
 def decide(vs: list[Variant], spec: Any, target_name: str, min_gain: float = MIN_GAIN) -> TransportDecision:
     """The cheapest legal variant under the pipeline model; the input's (pointer loads at the spec's
-    num_stages) unless another is cheaper by more than `min_gain`."""
+    num_stages) unless another is cheaper by more than `min_gain`. A loop with several dots (attention)
+    is priced with its vector work (the fit includes attention_fwd_128x64, where TMA measured 0.97x)."""
     from eqsat.costmodels.pipeline import price
 
     priced = [(v, price(v.features, target_name) if v.legal and v.features else None) for v in vs]
@@ -207,10 +264,6 @@ def decide(vs: list[Variant], spec: Any, target_name: str, min_gain: float = MIN
     n = spec.num_stages
     inp = next((v for v in vs if (v.mode, v.stages) == ((in_mode, n) if n > 1 else ("registers", 1))), None)
     legal = [(v, c) for v, c in priced if c is not None and not math.isinf(c.ns)]
-    if inp is not None and any(int(v.features.get("dots_per_trip") or 0) > 1 for v, _ in legal):
-        # outside the model's fitted domain (a K loop of loads feeding one dot): an attention-like loop's
-        # second dot and softmax are not priced; measured on an H200, TMA lost there (0.97x)
-        return TransportDecision(inp, inp, priced, "the loop has more than one dot: outside the fitted model")
     if not legal:
         return TransportDecision(inp or vs[0], inp, priced)
     best_v, best_c = min(legal, key=lambda vc: (round(vc[1].ns, 3), vc[0].stages != n, vc[0].stages))

@@ -84,9 +84,9 @@ def test_pipeline_model_orders_the_issue_measurements() -> None:
 def test_fit_recovers_constants_from_their_own_predictions() -> None:
     spec = SPECS["mm_bt_128x128x64"]
     feats = [v.features for v in variants(spec, "h100", stages=(2, 3)) if v.legal]
-    truth = {**pm.PARAMS["h100"], "cp_trip": 600.0, "tma_trip": 300.0, "tma_cta": 100.0, "cp_row": 0.0}
+    truth = {**pm.params_for("h100"), "latency_clk": 2000.0, "cp_row_clk": 2.0, "tma_trip_clk": 50.0}
     samples = [(f, pm.price(f, params=truth).ns / 1e3) for f in feats]
-    got = pm.fit(samples)
+    got = pm.fit(samples, "h100", free=("latency_clk", "cp_row_clk", "tma_trip_clk"), restarts=1)
     for f, us in samples:
         assert abs(pm.price(f, params=got).ns / 1e3 - us) / us < 0.02
 
