@@ -43,7 +43,15 @@ from eqsat.ingest.compile import constexpr_values, load_function
 from eqsat.ingest.launch import TORCH_DTYPES, build_tensors, grid3, init_of, is_output, is_view, numel
 from eqsat.ingest.manifest import KernelSpec
 
-NVIDIA_TARGETS = ("h100", "h200")
+
+def _nvidia_arch(target: str) -> int | None:
+    """The sm number of an NVIDIA target (h100, h200, or a calibrated card's parameter file), else None."""
+    from eqsat.targets import TARGETS
+
+    t = TARGETS.get(target)
+    return int(t.arch) if t is not None and t.backend == "cuda" else None
+
+
 COPY_BYTES = 1 << 30
 # Below this relative difference two timings count as the same even when the two baselines agreed more
 # closely: identical binaries were seen to differ by up to ~1% on an H100 (bench_identity_h100.md).
@@ -221,8 +229,8 @@ def bench_entry(entry: RunEntry, run_dir: Path, rounds: int, seed: int, copy_gbp
     rec: dict[str, Any] = {"kernel": entry.kernel, "target": entry.target, "status": entry.status,
                            "changed": entry.changed, "cost_before": entry.cost_before,
                            "cost_after": entry.cost_after}
-    if entry.target not in NVIDIA_TARGETS:
-        rec["skipped"] = f"target {entry.target}: eqsat bench runs NVIDIA (cuda:90) plans only"
+    if _nvidia_arch(entry.target) is None:
+        rec["skipped"] = f"target {entry.target}: eqsat bench runs NVIDIA (cuda) plans only"
         return rec
     pdir = entry.plan_dir(run_dir)
     if not (pdir / "optimized.ttgir").is_file():
@@ -354,9 +362,10 @@ def bench_run(run_dir: str | Path, kernels: list[str] | None = None, rounds: int
     results: list[dict[str, Any]] = []
     for entry in entries:
         try:
-            if entry.target in NVIDIA_TARGETS and cap != (9, 0):
+            arch = _nvidia_arch(entry.target)
+            if arch is not None and cap != divmod(arch, 10):
                 rec = {"kernel": entry.kernel, "target": entry.target,
-                       "skipped": f"device is sm_{cap[0]}{cap[1]}; {entry.target} plans are cuda:90"}
+                       "skipped": f"device is sm_{cap[0]}{cap[1]}; {entry.target} plans are cuda:{arch}"}
             else:
                 rec = bench_entry(entry, run_path, rounds, seed, copy["GBps"])
         except EqsatError as e:

@@ -31,8 +31,9 @@ from typing import Any
 
 from eqsat.errors import EqsatError
 from eqsat.ingest.launch import TORCH_DTYPES, TRITON_TO_DTYPE, tensor_problems
+from eqsat.targets import TARGETS
 
-KNOWN_TARGETS = ("h100", "h200", "mi300x")
+KNOWN_TARGETS = tuple(TARGETS)  # built-ins + parameter files (eqsat.targets)
 MAX_MANIFEST_BYTES = 8 << 20
 
 _PYTHON_KEYS = {
@@ -105,7 +106,8 @@ class KernelSpec:
         return [("launch", self.launch)] if self.launch is not None else []
 
     def for_target(self, target_name: str) -> KernelSpec:
-        """This spec with its `per_target` overrides for `target_name` applied (h200 falls back to h100's).
+        """This spec with its `per_target` overrides for `target_name` applied (another cuda:90 target, h200
+        or a calibrated card, falls back to h100's).
 
         Scalars and lists (`num_warps`, `num_stages`, `divisible`, ...) are replaced; `constexprs` and
         `options` are merged key by key; in `launch`/`bench`, `grid` is replaced and `args` are merged
@@ -114,7 +116,8 @@ class KernelSpec:
         if not self.per_target:
             return self
         over = self.per_target.get(target_name)
-        if over is None and target_name == "h200":
+        t = TARGETS.get(target_name)
+        if over is None and target_name != "h100" and t is not None and t.triton_name == "cuda:90":
             over = self.per_target.get("h100")
         if not over:
             return dataclasses.replace(self, per_target={})
