@@ -437,18 +437,49 @@ def program_groups(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, fl
     return kernel_groups(model_for(target), kernel)
 
 
-def repredict(alt_dir: Path, measured: dict[str, Any], log: Any = print) -> dict[str, dict[str, Any]]:
+def program_latency(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, Any] | None:
+    """The latency bound of one program of a variant folder, compiled, at the bench launch
+    (`costmodels.latency.latency_of`: SASS round trips x waves): its `Latency.as_dict()`."""
+    from eqsat.costmodels.latency import latency_of
+
+    spec = json.loads((kdir / "spec.json").read_text())
+    lat = latency_of((kdir / ttgir).read_text(), target, spec.get("bench") or spec.get("launch"), ttgir)
+    return None if lat is None else lat.as_dict()
+
+
+def repredict(alt_dir: Path, measured: dict[str, Any], log: Any = print,
+              latency: bool = True) -> dict[str, dict[str, Any]]:
     """Price every measured program again with the current cost model, from its lowered TTGIR:
-    {kernel: {"before_groups", "groups": {file: groups}}}."""
+    {kernel: {"before_groups", "groups": {file: groups}, "before_latency", "latency": {file: ...}}}
+    (the latency entries, `program_latency`, only with `latency`)."""
     out: dict[str, dict[str, Any]] = {}
     for r in measured["results"]:
         if "baseline_ns" not in r:
             continue
         kdir = alt_dir / r["kernel"] / TARGET
-        groups = {v["file"]: program_groups(kdir, v["file"]) for v in r["variants"] if "measured_ns" in v}
+        files = [v["file"] for v in r["variants"] if "measured_ns" in v]
+        groups = {f: program_groups(kdir, f) for f in files}
         out[r["kernel"]] = {"before_groups": program_groups(kdir, "input.ttgir"), "groups": groups}
+        if latency:
+            out[r["kernel"]]["before_latency"] = program_latency(kdir, "input.ttgir")
+            out[r["kernel"]]["latency"] = {f: program_latency(kdir, f) for f in files}
         log(f"repriced {r['kernel']}")
     return out
+
+
+def latency_time_ns(throughput_ns: float, lat: dict[str, Any] | None, rates: Any,
+                    memory_latency_ns: float | None = None) -> float:
+    """The latency-aware kernel time: `costmodels.latency.compose` of the throughput time
+    (`kernel_time_ns`, launch included) and the program's latency bound, re-evaluated with
+    `memory_latency_ns` when given (the leave-one-kernel-out refit)."""
+    from eqsat.costmodels.latency import compose, path_ns
+
+    if not lat:
+        return throughput_ns
+    mem = rates.memory_latency_ns if memory_latency_ns is None else memory_latency_ns
+    latency = lat["waves"] * path_ns(lat["round_trips"], lat["stall_cycles"], mem, rates.latency_issue_weight,
+                                     rates.clock_ghz)
+    return compose(throughput_ns, latency, rates.latency_smooth_p, rates.launch_ns)
 
 
 def egraph_repredict(alt_dir: Path, measured: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -470,10 +501,13 @@ def rows_of(
     measured: dict[str, Any],
     prices: dict[str, dict[str, Any]] | None = None,
     egraph: dict[str, dict[str, Any]] | None = None,
+    memory_latency_ns: float | None = None,
 ) -> list[dict[str, Any]]:
     """One row per measured, bit-identical variant: predicted and measured times and speedups. Predicted
     kernel time: `costmodels.common.kernel_time_ns` of the program's cost groups (launch + max(M, S) +
-    overlap x min(M, S)) when repriced, else the recorded movement time + the launch overhead."""
+    overlap x min(M, S)) when repriced, composed with the compiled program's latency bound when
+    `prices` has it (`latency_time_ns`; `memory_latency_ns` overrides the parameter file's), else the
+    recorded movement time + the launch overhead."""
     from eqsat.costmodels.base import model_for
     from eqsat.costmodels.common import kernel_time_ns, launch_overhead_ns
 
@@ -486,15 +520,21 @@ def rows_of(
             continue
         repriced = (prices or {}).get(r["kernel"])
         launch = launch_overhead_ns(rates, r.get("ctas"))
-        before = r["before_ns"] + launch
+        before = before_t = r["before_ns"] + launch
+        lat_before = None
         if repriced:
-            before = kernel_time_ns(repriced["before_groups"], rates, alpha)
+            before_t = kernel_time_ns(repriced["before_groups"], rates, alpha)
+            lat_before = repriced.get("before_latency")
+            before = latency_time_ns(before_t, lat_before, rates, memory_latency_ns)
         for v in r["variants"]:
             if "measured_ns" not in v or not v.get("bit_identical"):
                 continue
-            after = v["after_ns"] + launch
+            after = after_t = v["after_ns"] + launch
+            lat = None
             if repriced:
-                after = kernel_time_ns(repriced["groups"][v["file"]], rates, alpha)
+                after_t = kernel_time_ns(repriced["groups"][v["file"]], rates, alpha)
+                lat = (repriced.get("latency") or {}).get(v["file"])
+                after = latency_time_ns(after_t, lat, rates, memory_latency_ns)
             rows.append(
                 {
                     "kernel": r["kernel"],
@@ -511,9 +551,42 @@ def rows_of(
                     "baseline_ns": r["baseline_ns"],
                     "noise": r["noise"],
                     "noise_threshold": max(r["noise"], NOISE_FLOOR),
+                    "throughput_ns": after_t,
+                    "baseline_throughput_ns": before_t,
+                    "latency": _lat_summary(lat),
+                    "baseline_latency": _lat_summary(lat_before),
                 }
             )
     return rows
+
+
+LOO_GRID = [float(x) for x in range(0, 2001, 100)]  # memory_latency_ns candidates of the refit
+
+
+def _fit_score(rows: list[dict[str, Any]]) -> float:
+    s = summarize(rows)
+    return (s["kendall_tau"] or 0.0) + (s["kendall_tau_beyond_noise"]["tau"] or 0.0)
+
+
+def leave_one_kernel_out(measured: dict[str, Any],
+                         prices: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """Each kernel's rows predicted with `memory_latency_ns` refit on the other kernels' rows alone (the
+    grid LOO_GRID, the score tau + tau beyond noise; issue weight and smooth_p stay the parameter
+    file's): how much of the fit's gain survives on a kernel it has not seen. {"rows", "chosen"}."""
+    by_latency = {m: rows_of(measured, prices, memory_latency_ns=m) for m in LOO_GRID}
+    kernels = sorted({r["kernel"] for r in by_latency[LOO_GRID[0]]})
+    out: list[dict[str, Any]] = []
+    chosen: dict[str, float] = {}
+    for k in kernels:
+        best = max(LOO_GRID, key=lambda m: (_fit_score([r for r in by_latency[m] if r["kernel"] != k]), -m))
+        chosen[k] = best
+        out += [r for r in by_latency[best] if r["kernel"] == k]
+    return {"rows": out, "chosen": chosen}
+
+
+def _lat_summary(lat: dict[str, Any] | None) -> dict[str, Any] | None:
+    keys = ("round_trips", "stall_cycles", "resident", "waves", "latency_ns")
+    return None if not lat else {k: lat[k] for k in keys}
 
 
 def transport_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -609,8 +682,15 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         "lowered by eqsat's lowering, bit-identical to Triton's JIT at both sizes, timed at the bench size "
         "(`do_bench` medians over 3 rounds of baseline / variants / baseline; noise = the two baselines' "
         "spread, at least 2%). Predicted kernel time = `costmodels.common.kernel_time_ns` of the lowered "
-        "program's cost groups (launch + max(memory, on-SM) + 0.2 x min); predicted speedup = its ratio "
-        "for the input and the alternative.",
+        "program's cost groups (launch + max(memory, on-SM) + 0.2 x min)"
+        + (
+            ", composed with the compiled program's latency bound (costmodels/latency.py: SASS round trips "
+            "to global memory on one CTA's path x memory_latency_ns + stall cycles x issue_weight, times "
+            "the waves of resident CTAs; launch + (T^p + latency^p)^(1/p), the [latency] parameters of "
+            "h200.toml, fitted on this bench's own rows)"
+            if s.get("latency") else ""
+        )
+        + "; predicted speedup = its ratio for the input and the alternative.",
         "",
         f"- this bench's alternatives: {stats(own)}; median absolute error of predicted kernel time "
         f"**{_f(100 * own['median_abs_time_error_variants'], '.0f')}%** over the alternatives, "
@@ -618,6 +698,16 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         f"- with the imported measurements of the other helpers ({s.get('imported', 0)} rows: issue 12's "
         "transport variants, predicted by costmodels/pipeline.py; guarded versions, predicted by their "
         f"plans): {stats(s)}",
+        *(
+            [
+                f"- leave one kernel out (each kernel predicted with memory_latency_ns refit on the other "
+                f"kernels' rows, grid 0..2000 ns): {stats(s['loo'])}; median |time error| "
+                f"{_f(100 * s['loo']['median_abs_time_error_variants'], '.0f')}%; with the imports: "
+                f"{stats(s['loo_with_imports'])}; refit values: "
+                + ", ".join(f"{m:g}" for m in sorted(set(s["loo"]["chosen"].values()))) + " ns",
+            ]
+            if s.get("loo") else []
+        ),
         f"- the e-graph's own prices of the same alternatives (what extraction compares; `--egraph`): "
         f"Kendall tau {_f(s.get('egraph_kendall_tau'))}, sign "
         f"{(s.get('egraph_sign') or {}).get('right')}/{(s.get('egraph_sign') or {}).get('beyond_noise')}",
@@ -703,6 +793,11 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmarks/results/gpu_versions_h200.json (guarded versions, predicted by the plan's versions)",
     )
     r.add_argument(
+        "--no-latency",
+        action="store_true",
+        help="price with the throughput time alone (costmodels/latency.py's bound left out)",
+    )
+    r.add_argument(
         "--egraph",
         action="store_true",
         help="also price the e-graph's selections again (egraph_predicted_speedup; slower)",
@@ -722,10 +817,11 @@ def main(argv: list[str] | None = None) -> int:
             by_kernel.setdefault(rec["kernel"], []).append(rec)
         merged.update({k: v for k, v in data.items() if k != "results"})
     merged["results"] = [combine_runs(recs) for recs in by_kernel.values()]
-    prices = None if args.as_measured else repredict(args.alt_dir, merged)
+    prices = None if args.as_measured else repredict(args.alt_dir, merged, latency=not args.no_latency)
     egraph = egraph_repredict(args.alt_dir, merged) if args.egraph else None
     rows = rows_of(merged, prices, egraph)
     own = len(rows)
+    loo = None if args.as_measured or args.no_latency else leave_one_kernel_out(merged, prices)
     if args.import_transport:
         rows += transport_rows(json.loads(args.import_transport.read_text()))
     if args.import_versions:
@@ -733,6 +829,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(rows)
     summary["own"] = summarize(rows[:own])
     summary["imported"] = len(rows) - own
+    summary["latency"] = not (args.as_measured or args.no_latency)
+    if loo is not None:
+        summary["loo"] = {**summarize(loo["rows"]), "chosen": loo["chosen"]}
+        summary["loo_with_imports"] = summarize(loo["rows"] + rows[own:])
     mine = rows[:own]
     summary["egraph_kendall_tau"] = kendall_tau(
         [r["egraph_predicted_speedup"] for r in mine], [r["measured_speedup"] for r in mine]
@@ -765,6 +865,15 @@ def main(argv: list[str] | None = None) -> int:
         f"median |time err| variants={_f(s['median_abs_time_error_variants'])} "
         f"kernels={_f(s['median_abs_time_error_kernels'])}"
     )
+    if s.get("loo"):
+        lo, li = s["loo"], s["loo_with_imports"]
+        print(
+            f"leave-one-kernel-out: own tau={_f(lo['kendall_tau'])}/"
+            f"{_f(lo['kendall_tau_beyond_noise']['tau'])} sign={lo['sign']['right']}/"
+            f"{lo['sign']['beyond_noise']} median |time err|={_f(lo['median_abs_time_error_variants'])}; "
+            f"with imports tau={_f(li['kendall_tau'])}/{_f(li['kendall_tau_beyond_noise']['tau'])} "
+            f"sign={li['sign']['right']}/{li['sign']['beyond_noise']}"
+        )
     return 0
 
 

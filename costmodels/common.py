@@ -103,6 +103,9 @@ class Rates:
     l1_lines_per_clock: float = 1.0  # L1/TEX tag stage: 128-byte lines per clock per SM
     l2_stream_tb_s: float = 0.0  # L2 hits of contiguous streams (dot operands re-read by other CTAs)
     launch_ns: float = 0.0  # one kernel launch as `do_bench` times it (not part of movement costs)
+    memory_latency_ns: float = 0.0  # [latency]: one global round trip under load (costmodels/latency.py)
+    latency_issue_weight: float = 0.0  # [latency]: weight of a warp's stall cycles on the critical path
+    latency_smooth_p: float = 2.0  # [latency]: kernel time = launch + (T^p + latency^p)^(1/p)
 
     @staticmethod
     def of(params: TargetParams) -> Rates:
@@ -147,6 +150,10 @@ class Rates:
             l1_lines_per_clock=float(g("l1_lines_per_clock", 1.0)),
             # eqsat calibrate 'launch.1' (H200: 3.8 us); 0 where not measured
             launch_ns=float(g("launch_ns", 0.0)),
+            # [latency] (costmodels/latency.py): fitted on the H200 alternatives; 0 = no latency bound
+            memory_latency_ns=float((g("latency", {}) or {}).get("memory_latency_ns", 0.0)),
+            latency_issue_weight=float((g("latency", {}) or {}).get("issue_weight", 0.0)),
+            latency_smooth_p=float((g("latency", {}) or {}).get("smooth_p", 2.0)),
             # eqsat calibrate 'read.l2.v4' (H200: 10.1 TB/s, 16 MiB footprint, ld.global.cg); default: the
             # random-sector L2 rate
             l2_stream_tb_s=float(g("l2_stream_gbps", 0.0)) / 1000.0
@@ -468,14 +475,25 @@ class MovementModel(CostModel):
     # ---- global memory
     def global_access(self, op: Mapping[str, Any], layout: str | None = None,
                       kernel: Mapping[str, Any] | None = None) -> Cost:
-        from eqsat.costmodels.global_memory import dot_operand_reuse, global_counts, l1_requests, tma_counts
+        from eqsat.costmodels.global_memory import (
+            L1Work,
+            cache_params,
+            dot_operand_reuse,
+            global_counts,
+            invariant_l1_sectors,
+            l1_clocks,
+            l1_work,
+            served,
+            tma_counts,
+        )
 
-        lines = 0.0
+        work = L1Work(0.0, 0.0)
         if op.get("kind") in ("tma_load", "tma_store"):
             c = tma_counts(op, self.rates.sector_bytes)
         else:
             c = global_counts(op, layout, self.rates.warp_size, self.rates.sector_bytes)
-            lines = l1_requests(op, layout, self.rates.warp_size)
+            work = l1_work(op, layout, self.rates.warp_size)
+        cache = cache_params(self.params)
         scale = num_ctas(op, kernel, self.rates) * loop_trips(op, self.rates, kernel)
         sectors = c.sectors * scale
         transactions = c.transactions * scale
@@ -483,19 +501,26 @@ class MovementModel(CostModel):
         dram = c.dram_sectors * scale
         ctas = num_ctas(op, kernel, self.rates)
         reuse = dot_operand_reuse(op, kernel, ctas)
-        if (op.get("info") or {}).get("program_invariant") and op.get("kind") == "load":
+        invariant = bool((op.get("info") or {}).get("program_invariant")) and op.get("kind") == "load"
+        if invariant:
             reuse = max(reuse, float(ctas))  # every program reads the same tile: DRAM moves it once
-        if reuse > 1.0:  # a tile other CTAs read too (a dot operand, a table): DRAM moves it about once
-            ns = max(self.rates.global_ns(dram / reuse), self.rates.l2_stream_ns(sectors))
+        where = served(op, c, scale, ctas, self.rates.sms, cache, kernel)
+        if where is not None:  # an indirect load whose footprint fits in L1 or L2 (global_memory.py)
+            ns = max(self.rates.global_ns(where.dram), self.rates.l2_ns(where.l2))
+        elif reuse > 1.0:  # a tile other CTAs read too (a dot operand, a table): DRAM moves it about once
+            streamed = invariant_l1_sectors(c, scale, ctas, self.rates.sms, cache, kernel) if invariant else None
+            ns = max(self.rates.global_ns(dram / reuse),
+                     self.rates.l2_stream_ns(sectors if streamed is None else streamed))
         else:
             ns = max(self.rates.global_ns(dram), self.rates.l2_ns(sectors))
-        lines *= scale
+        lines, wavefronts = work.lines * scale, work.wavefronts * scale
+        l1 = l1_clocks(L1Work(lines, wavefronts), self.rates.l1_lines_per_clock, cache.l1_tag_lines_per_clock)
         cost = _cost({"global_bytes": c.bytes * scale, "global_sectors": sectors,
                       "global_transactions": transactions, "wasted_bytes": c.wasted_bytes * scale,
                       "l1_requests": lines},
                      {"global": ns, "issue": self.rates.issue_ns(transactions),
-                      "l1": self.rates.l1_ns(lines)},
-                     vector_bytes=c.vector_bytes, scale=scale)
+                      "l1": self.rates.per_sm_clocks_to_ns(l1)},
+                     vector_bytes=c.vector_bytes, scale=scale, l1_wavefronts=wavefronts)
         return with_assumed_trips(cost, op, kernel)
 
     # ---- legality

@@ -23,6 +23,7 @@ class MachineCode:
     kind: str  # "ptx" or "amdgcn"
     text: str  # the assembly, debug sections removed
     binary: bytes  # cubin or hsaco
+    shared: int = 0  # dynamic shared memory bytes of a launch (Triton's metadata.shared)
 
 
 def _strip_debug(kind: str, text: str) -> str:
@@ -77,4 +78,5 @@ def compile_ttgir(text: str, target: str | Target, name: str = "kernel") -> Mach
             os.environ["TRITON_DISABLE_LINE_INFO"] = old
     kind = "ptx" if tgt.backend == "cuda" else "amdgcn"
     binary = compiled.asm["cubin" if kind == "ptx" else "hsaco"]
-    return MachineCode(tgt.name, kind, _strip_debug(kind, compiled.asm[kind]), binary)
+    shared = int(getattr(compiled.metadata, "shared", 0) or 0)
+    return MachineCode(tgt.name, kind, _strip_debug(kind, compiled.asm[kind]), binary, shared)
