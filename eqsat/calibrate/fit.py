@@ -87,24 +87,18 @@ def derived(report: dict[str, Any]) -> dict[str, Any]:
         for n in report["probes"]
         if n.startswith("copy.") and _t(report, n)
     }
-    out["strided"] = {
-        n.split(".", 1)[1]: {
-            "GBps_useful": gbps(n),
-            "sector_GBps": 32 * gbps(n, "sectors"),
-            "lines_per_clock": per_clock(n, "lines"),
+    def sector_family(prefix: str, extra: str, rate: Any) -> dict[str, Any]:
+        """Useful and sector bandwidth of every measured `prefix.*` probe, plus `extra` = rate(name)."""
+        return {
+            n.split(".", 1)[1]: {
+                "GBps_useful": gbps(n), "sector_GBps": 32 * gbps(n, "sectors"), extra: rate(n)
+            }
+            for n in report["probes"]
+            if n.startswith(prefix + ".") and _t(report, n)
         }
-        for n in report["probes"]
-        if n.startswith("strided.") and _t(report, n)
-    }
-    out["gather"] = {
-        n.split(".", 1)[1]: {
-            "GBps_useful": gbps(n),
-            "sector_GBps": 32 * gbps(n, "sectors"),
-            "rows_per_ns": gbps(n, "rows"),
-        }
-        for n in report["probes"]
-        if n.startswith("gather.") and _t(report, n)
-    }
+
+    out["strided"] = sector_family("strided", "lines_per_clock", lambda n: per_clock(n, "lines"))
+    out["gather"] = sector_family("gather", "rows_per_ns", lambda n: gbps(n, "rows"))
     bar = _t(report, "shared.barrier")
     bar_per = bar / _w(report, "shared.barrier", "barriers") if bar else 0.0
     shared = {}

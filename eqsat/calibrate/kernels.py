@@ -152,6 +152,24 @@ def noop(out_ptr, flag):
 
 
 @gluon.jit
+def _shared_rounds(smem, tile, ITERS: gl.constexpr, LAYOUT: gl.constexpr, MODE: gl.constexpr):
+    """The timed part of `shared_loop` / `shared_loop_1d`: ITERS rounds of a store (MODE 0), a load (1)
+    or nothing (2) of the whole buffer, one CTA barrier each; returns what was read, so nothing is dead."""
+    gl.thread_barrier()
+    acc = tile
+    for _i in range(ITERS):
+        if MODE == 0:
+            acc = acc + tile
+            smem.store(acc)
+        elif MODE == 1:
+            acc = acc + smem.load(LAYOUT)
+        gl.thread_barrier()
+    if MODE == 0:
+        acc = acc + smem.load(LAYOUT)
+    return acc
+
+
+@gluon.jit
 def shared_loop(
     out_ptr,
     ITERS: gl.constexpr,
@@ -167,17 +185,7 @@ def shared_loop(
     idx = rows[:, None] * BN + cols[None, :]
     tile = (idx + gl.program_id(0)).to(DTYPE)
     smem = gl.allocate_shared_memory(DTYPE, [BM, BN], SHARED, tile)
-    gl.thread_barrier()
-    acc = tile
-    for _i in range(ITERS):
-        if MODE == 0:
-            acc = acc + tile
-            smem.store(acc)
-        elif MODE == 1:
-            acc = acc + smem.load(LAYOUT)
-        gl.thread_barrier()
-    if MODE == 0:
-        acc = acc + smem.load(LAYOUT)
+    acc = _shared_rounds(smem, tile, ITERS, LAYOUT, MODE)
     gl.store(out_ptr + gl.program_id(0) * BM * BN + idx, acc)
 
 
@@ -194,17 +202,7 @@ def shared_loop_1d(
     idx = gl.arange(0, BLOCK, layout=LAYOUT)
     tile = (idx + gl.program_id(0)).to(DTYPE)
     smem = gl.allocate_shared_memory(DTYPE, [BLOCK], SHARED, tile)
-    gl.thread_barrier()
-    acc = tile
-    for _i in range(ITERS):
-        if MODE == 0:
-            acc = acc + tile
-            smem.store(acc)
-        elif MODE == 1:
-            acc = acc + smem.load(LAYOUT)
-        gl.thread_barrier()
-    if MODE == 0:
-        acc = acc + smem.load(LAYOUT)
+    acc = _shared_rounds(smem, tile, ITERS, LAYOUT, MODE)
     gl.store(out_ptr + gl.program_id(0) * BLOCK + idx, acc)
 
 
