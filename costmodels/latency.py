@@ -14,9 +14,9 @@ machine code (eqsat/ir/sass.py) and counts those waits:
                  simulated `PASSES` times with the state carried over, the mean of all but the first:
                  software-pipelined loads waited an iteration later count in steady state) x its trips
     loops        backward BRAs, matched in program order to the TTGIR's scf.for/scf.while (trips from the
-                 launch, eqsat.dm.trips, as the dm lift computes info["trips"]); when ptxas has unrolled a
-                 loop of constant bounds the SASS has fewer loops: constant-bound TTGIR loops are dropped
-                 from the match, last first, until the counts agree; a SASS loop left unmatched runs once
+                 launch, eqsat.dm.trips, as the dm lift computes info["trips"]); ptxas's complete unrolling
+                 of constant-bound loops and its unroll-by-U + remainder of runtime-bound ones are undone
+                 (`match_loops`); a SASS loop left unmatched runs once
     resident     CTAs per SM (the CUDA occupancy calculator): min over
                     registers  floor(floor(regs_per_sm / (ceil(regs x 32 / reg_unit) x reg_unit))
                                      rounded down to warp_granularity / warps)
@@ -249,16 +249,54 @@ def ttgir_loop_trips(module: Any, launch: Any) -> list[tuple[float | None, bool]
     return out
 
 
+def _own_loads(sass: Sass, loops: Sequence[Loop]) -> list[int]:
+    """Global loads in each loop's own body (not in a loop nested in it)."""
+    out = []
+    for lp in loops:
+        inner = [q for q in loops if q is not lp and lp.start <= q.start and q.end <= lp.end]
+        out.append(sum(1 for x in sass.instructions if x.global_load and lp.start <= x.address <= lp.end
+                       and not any(q.start <= x.address <= q.end for q in inner)))
+    return out
+
+
 def match_loops(sass: Sass, ttgir: Sequence[tuple[float | None, bool]]) -> list[float | None]:
-    """Trips of each SASS loop (program order), from the TTGIR loops (see the module docstring)."""
-    n = len([lp for lp in sass.loops if lp.end > lp.start])
+    """Trips of each SASS loop (program order), from the TTGIR loops (see the module docstring).
+
+    ptxas changes the loop structure two ways: it unrolls a loop of constant bounds completely (fewer SASS
+    loops: constant-bound TTGIR loops are dropped, last first), and it unrolls a runtime-bound loop by U
+    with a remainder loop after it (more SASS loops: two neighbours of one depth whose global loads are
+    in the ratio U : 1 are one TTGIR loop; the first runs floor(t / U) times, the remainder t mod U)."""
+    loops = [lp for lp in sass.loops if lp.end > lp.start]
     keep = list(ttgir)
     i = len(keep) - 1
-    while len(keep) > n and i >= 0:
+    while len(keep) > len(loops) and i >= 0:
         if keep[i][1]:
             keep.pop(i)
         i -= 1
-    return [t for t, _ in keep[:n]]
+    loads = _own_loads(sass, loops)
+    unroll: dict[int, int] = {}  # index of a main loop -> U (its remainder is the next loop)
+    extra = len(loops) - len(keep)
+    for j in range(len(loops) - 1):
+        if extra <= 0:
+            break
+        a, b = loops[j], loops[j + 1]
+        if a.depth == b.depth and a.end < b.start and loads[j + 1] and loads[j] % loads[j + 1] == 0 \
+                and loads[j] // loads[j + 1] >= 2 and (j - 1) not in unroll:
+            unroll[j] = loads[j] // loads[j + 1]
+            extra -= 1
+    out: list[float | None] = []
+    t_iter = iter(t for t, _ in keep)
+    j = 0
+    while j < len(loops):
+        t = next(t_iter, None)
+        if j in unroll:
+            u = unroll[j]
+            out += [None, None] if t is None else [float(t // u), float(t - u * (t // u))]
+            j += 2
+        else:
+            out.append(t)
+            j += 1
+    return out
 
 
 # --------------------------------------------------------------------------------- the estimate
