@@ -478,6 +478,7 @@ class MovementModel(CostModel):
         from eqsat.costmodels.global_memory import (
             L1Work,
             cache_params,
+            dependent_latency_ns,
             dot_operand_reuse,
             global_counts,
             invariant_l1_sectors,
@@ -508,7 +509,8 @@ class MovementModel(CostModel):
         if where is not None:  # an indirect load whose footprint fits in L1 or L2 (global_memory.py)
             ns = max(self.rates.global_ns(where.dram), self.rates.l2_ns(where.l2))
         elif reuse > 1.0:  # a tile other CTAs read too (a dot operand, a table): DRAM moves it about once
-            streamed = invariant_l1_sectors(c, scale, ctas, self.rates.sms, cache, kernel) if invariant else None
+            streamed = (invariant_l1_sectors(c, scale, ctas, self.rates.sms, cache, kernel)
+                        if invariant else None)
             ns = max(self.rates.global_ns(dram / reuse),
                      self.rates.l2_stream_ns(sectors if streamed is None else streamed))
         else:
@@ -521,6 +523,9 @@ class MovementModel(CostModel):
                      {"global": ns, "issue": self.rates.issue_ns(transactions),
                       "l1": self.rates.per_sm_clocks_to_ns(l1)},
                      vector_bytes=c.vector_bytes, scale=scale, l1_wavefronts=wavefronts)
+        exposed = dependent_latency_ns(op, kernel, ctas, self.rates.sms, cache)
+        if exposed:  # an indirect load waits for its index: one more round trip per wave of CTAs
+            cost.ns["latency"] = exposed
         return with_assumed_trips(cost, op, kernel)
 
     # ---- legality

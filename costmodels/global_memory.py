@@ -24,11 +24,33 @@ Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the 
   fetched sectors.
 * DRAM vs L2: every sector is an L2 request; `dram_sectors` are the ones that reach DRAM. They are all
   of them, except for random scalar indirect accesses (class indirect, contiguity 1): their indices are
-  assumed to revisit a cache-resident footprint (a gather's rows come from the tile the kernel works on),
-  so DRAM moves each useful byte once and the other sectors are L2 hits. The model takes the larger of
-  the DRAM time and the L2 time (H200: random sectors measured at 6.6-9.3 TB/s, above HBM's 4.8).
-  A gather over a table much larger than L2 is under-priced by this assumption (the dm op does not
-  record the index range).
+  assumed to revisit a cache-resident footprint, so DRAM moves each useful byte once and the other
+  sectors are L2 hits. The model takes the larger of the DRAM time and the L2 time (H200: random sectors
+  measured at 5.5-9.3 TB/s, above HBM's 3.8-4.3).
+* footprints of indirect loads (`served`): the lift records the argument a pointer starts at (`base_arg`),
+  its bytes at the launch (`footprint_bytes`) and the distinct sectors one CTA's tile touches
+  (`cta_footprint_bytes`, evaluated from the launch's indices: eqsat/dm/footprint.py). With F_cta the
+  CTA's footprint (else the argument's bytes) and F = min(argument bytes, CTAs x F_cta):
+      F_cta <= L1 (`l1_bytes` less the kernel's shared memory): DRAM reads F once, the L2 serves each
+              SM's fills (min(CTAs x F_cta, max(F, SMs x F_cta))), every other request is an L1 hit;
+      F <= L2 (`l2_bytes`): DRAM reads min(F, the old DRAM sectors), every sector is an L2 request;
+      else: the rule above. So the global time is non-decreasing in the footprint and the old one
+  beyond L2. Measured on an H200 (benchmarks/results/alternatives_h200.md): gather_1d_cross_warp's
+  indirect load from a 4 KB table (16384 CTAs) was priced 133 us of L2 sectors against the input's 42 us
+  (ran 0.94x), gather_rows_warp_local's over the CTA's own 8 KB of rows 66 us (ran 0.975x).
+* program-invariant loads whose per-CTA footprint (tile x trips) fits in L1: each SM fills it once, the
+  L2 streams SMs x footprint rather than CTAs x footprint (`invariant_l1_sectors`).
+* L1 work (`l1_work`, `l1_clocks`): per warp instruction the distinct 128-byte lines (tag stage,
+  `l1_tag_lines_per_clock`) and the data wavefronts (the most distinct 4-byte words one bank serves, at
+  least bytes / 128; `l1_lines_per_clock`, calibrated by strided.l1.s32, whose 32 lanes hit one bank);
+  the slower stage sets the time. A coalesced access has one wavefront per line (as before); a load
+  re-issued with one line per lane and an 8-way bank load is tag-bound: transpose_2d / column_major_load
+  v00, priced 0.48x with one clock per line, ran 0.72x / 0.78x (fit: 1.9 lines per clock, params).
+  Runtime strides take their launch values (`info["launch_strides"]`); a gather of a loaded tile (the
+  e-graph's gather_global, `info["gather_axis"]`) draws its coordinate along the axis at random; an
+  indirect access the lift evaluated uses its measured count (`info["l1"]`).
+* an indirect load cannot issue before its index arrives: one more round trip per wave of CTAs
+  (`dependent_latency_ns`, group `latency`, `indirect_round_trip_ns`).
 * dot operands (`dot_operand_reuse`): a tile that is staged into a shared buffer a `dot` reads (a GEMM's A
   or B tile) is read by every CTA of its grid row or column; L2 serves the re-reads. DRAM moves the
   sectors once per `sqrt(CTAs)` readers (a square grid's row or column) and the L2 streams all of them
@@ -175,53 +197,196 @@ def tma_counts(op: Mapping[str, Any], sector_bytes: int = 32) -> GlobalCounts:
     return GlobalCounts(nbytes, math.ceil(nbytes / sector_bytes), 1, 0.0, 16)
 
 
-def l1_requests(op: Mapping[str, Any], layout: str | None, warp_size: int, line_bytes: int = 128) -> float:
-    """Distinct 128-byte lines each warp instruction touches, summed over the CTA tile: the L1/TEX
-    tag-stage work of a global access (one line per clock per SM). A coalesced warp touches
-    `32 lanes x vector bytes / 128` lines per instruction; a warp whose lanes walk the slow dimension of
-    a row-major tile touches one line per lane, which is what makes re-issuing a load in a transposed
-    layout lose (measured on an H200: transpose_2d 0.72x, gather_rows_1024 0.34x when the model
-    ignored this). Lanes are placed by the layout (`layout`, else the op's own), addresses by the
-    access's strides; a stride the compiler does not know (a runtime argument, or a gathered row) is
-    taken as at least one line, so different rows never share a line."""
+@dataclass
+class L1Work:
+    """L1/TEX work of a global access per CTA tile: `lines` = distinct 128-byte lines per warp instruction
+    (tag stage), `wavefronts` = data-stage cycles per instruction (the most distinct 4-byte words one of
+    the 32 banks serves, at least the distinct bytes / 128), each summed over the tile's instructions."""
+
+    lines: float
+    wavefronts: float
+
+
+def _measured_l1(op: Mapping[str, Any], layout: str | None) -> L1Work | None:
+    """The lift's count from the evaluated addresses (eqsat.dm.footprint `info["l1"]`, an indirect access in
+    its own layout), when the op is priced as lifted."""
+    l1 = (op.get("info") or {}).get("l1")
+    own = op.get("layout") or op.get("dst_layout") or op.get("src_layout")
+    if not l1 or (layout is not None and layout != own) or not str(op.get("kind", "")).startswith("indirect"):
+        return None
+    return L1Work(float(l1["lines"]), float(l1["wavefronts"]))
+
+
+def l1_work(op: Mapping[str, Any], layout: str | None, warp_size: int, line_bytes: int = 128) -> L1Work:
+    """Lines and wavefronts (`L1Work`) of the access `op` issued in `layout` (else its own), summed over the
+    CTA tile. Lanes are placed by the layout, addresses by the access's strides; a stride the compiler
+    does not know (a runtime argument, or a gathered row) is taken as at least one line, so different rows
+    never share a line. A gather of a loaded tile (`info["gather_axis"]`, the e-graph's gather_global)
+    reads the source tile's addresses with the coordinate along the axis drawn at random (fixed seed). An
+    indirect access the lift evaluated on the launch's indices uses that count (`info["l1"]`)."""
+    measured = _measured_l1(op, layout)
+    if measured is not None:
+        return measured
     access = op.get("access") or {}
     shape = [int(s) for s in (op.get("shape") or [1])]
     text = layout or op.get("layout") or op.get("dst_layout") or op.get("src_layout")
     if not text or not shape:
-        return 0.0
+        return L1Work(0.0, 0.0)
     eb = dtype_bytes(op.get("dtype"))
     try:
         ll = pow2_layout(text, shape)
     except Exception:  # noqa: BLE001 - a layout the builders cannot make: no L1 term rather than a crash
-        return 0.0
+        return L1Work(0.0, 0.0)
     regs = ll.get_in_dim_size("register") if ll.has_in_dim("register") else 1
     lanes = ll.get_in_dim_size("lane") if ll.has_in_dim("lane") else 1
     warps = ll.get_in_dim_size("warp") if ll.has_in_dim("warp") else 1
-    coords = ll.apply_all()[: regs * lanes].reshape(lanes, regs, -1)  # register least significant
+    # one warp's (lane, register) -> element, register least significant
+    coords = ll.apply_all()[: regs * lanes].reshape(lanes, regs, -1).astype("int64")
     rank = coords.shape[-1]
     fastest = _fastest(access, rank)
     strides = list(access.get("strides") or [])
+    at_launch = (op.get("info") or {}).get("launch_strides") or []
+    # a runtime stride: its value at the launch (the lift's, eqsat.dm.footprint)
+    strides = [at_launch[d] if not isinstance(s, int) and d < len(at_launch) and isinstance(at_launch[d], int)
+               else s for d, s in enumerate(strides)]
     klass = access.get("class", "contiguous")
+    axis = (op.get("info") or {}).get("gather_axis")
+    if axis is not None and 0 <= int(axis) < rank:
+        import numpy as np
+
+        klass = "gathered"  # the source tile's strides, one coordinate random
+        coords = coords.copy()
+        rng = np.random.default_rng(0)
+        coords[..., int(axis)] = rng.integers(0, max(1, shape[int(axis)]), size=coords.shape[:-1])
     line_elems = max(1, line_bytes // eb)
+    far = line_elems * max(1, -(-(1 << (max(1, shape[fastest]) - 1).bit_length()) // line_elems))
     known = fastest < len(strides) and isinstance(strides[fastest], int) and klass != "indirect"
     if known:
         fast_stride = int(strides[fastest])
     elif klass == "indirect" or int(access.get("contiguity") or 1) > 1:
         fast_stride = 1  # a gathered row, or a dim the compiler knows is contiguous
     else:  # an unknown runtime stride along the layout's fastest dim: its elements are lines apart
-        fast_stride = line_elems * max(1, -(-(1 << (max(1, shape[fastest]) - 1).bit_length()) // line_elems))
-    addr = coords[..., fastest].astype("int64") * fast_stride
+        fast_stride = far
+    addr = coords[..., fastest] * fast_stride
     for d in range(rank):
         if d == fastest:
             continue
         s = strides[d] if d < len(strides) else None
         if not isinstance(s, int) or klass == "indirect":
-            # unknown or gathered: rows are at least a line apart (and farther than the tile is wide)
-            s = line_elems * max(1, -(-(1 << (max(1, shape[fastest]) - 1).bit_length()) // line_elems))
-        addr = addr + coords[..., d].astype("int64") * int(s)
+            s = far  # unknown or gathered: rows are at least a line apart (and farther than the tile is wide)
+        addr = addr + coords[..., d] * int(s)
     vec = max(1, vector_bytes_in(op, layout) // eb)
-    lines = 0
+    lines = wavefronts = 0
     for start in range(0, regs, vec):
-        chunk = addr[:, start:start + vec].reshape(-1) * eb // line_bytes
-        lines += len(set(chunk.tolist()))
-    return float(lines * warps)
+        byte = addr[:, start:start + vec].reshape(-1) * eb
+        lines += len(set((byte // line_bytes).tolist()))
+        words = set((byte // 4).tolist())
+        banks: dict[int, int] = {}
+        for w in words:
+            banks[w % 32] = banks.get(w % 32, 0) + 1
+        wavefronts += max(max(banks.values()), -(-len(words) * 4 // line_bytes))
+    return L1Work(float(lines * warps), float(wavefronts * warps))
+
+
+def l1_requests(op: Mapping[str, Any], layout: str | None, warp_size: int, line_bytes: int = 128) -> float:
+    """Distinct 128-byte lines each warp instruction touches, summed over the CTA tile (`l1_work`): the
+    L1/TEX tag-stage work of a global access. A coalesced warp touches `32 lanes x vector bytes / 128`
+    lines per instruction; a warp whose lanes walk the slow dimension of a row-major tile touches one line
+    per lane, which is what makes re-issuing a load in a transposed layout lose (measured on an H200:
+    transpose_2d 0.72x, gather_rows_1024 0.34x when the model ignored this)."""
+    return l1_work(op, layout, warp_size, line_bytes).lines
+
+
+def l1_clocks(work: L1Work, wavefronts_per_clock: float, tag_lines_per_clock: float) -> float:
+    """SM clocks of an access's L1 work: the slower of the data stage (wavefronts) and the tag stage
+    (lines). A coalesced access has one wavefront per line (data-bound, as before); an uncoalesced one
+    without bank conflicts is tag-bound (see the module docstring for the fit)."""
+    return max(work.wavefronts / wavefronts_per_clock, work.lines / tag_lines_per_clock)
+
+
+# ------------------------------------------------------------------------------ caches and footprints
+@dataclass(frozen=True)
+class CacheParams:
+    l1_bytes: int  # per SM, L1 + shared memory (what the kernel's shared memory leaves caches global loads)
+    l2_bytes: int
+    l1_tag_lines_per_clock: float
+    round_trip_ns: float = 0.0  # one global round trip under load, exposed once per wave by an indirect load
+
+
+def cache_params(params: Any) -> CacheParams:
+    """`l1_bytes`, `l2_bytes`, `l1_tag_lines_per_clock` of a parameter file (defaults: Hopper's 256 KiB,
+    50 MB, and the tag rate equal to `l1_lines_per_clock`, i.e. the lines-only rule)."""
+    g = params.get
+    latency = (g("latency", {}) or {}).get("memory_latency_ns", 0.0)
+    return CacheParams(int(g("l1_bytes", 262144)), int(g("l2_bytes", 52428800)),
+                       float(g("l1_tag_lines_per_clock", g("l1_lines_per_clock", 1.0))),
+                       float(g("indirect_round_trip_ns", latency) or 0.0))
+
+
+def dependent_latency_ns(op: Mapping[str, Any], kernel: Mapping[str, Any] | None, ctas: int, sms: int,
+                         cache: CacheParams) -> float:
+    """The round trip an indirect load adds to its CTA's critical path (it cannot issue before its index
+    arrives, where a load of the tile it replaces issues beside the index load), once per wave of CTAs:
+    `round_trip_ns x ceil(CTAs / (SMs x resident))`, resident CTAs per SM from warps alone (64 warps, at
+    most 32 CTAs). 0 for every other access, or without a round-trip time."""
+    if cache.round_trip_ns <= 0 or op.get("kind") != "indirect_load" \
+            or (op.get("access") or {}).get("class") != "indirect":
+        return 0.0
+    warps = int((kernel or {}).get("num_warps") or 4)
+    resident = max(1, min(32, 64 // max(1, warps)))
+    return cache.round_trip_ns * math.ceil(max(1, ctas) / (sms * resident))
+
+
+def kernel_shared_bytes(kernel: Mapping[str, Any] | None) -> int:
+    """Shared memory the kernel's `local_alloc`s take (one CTA)."""
+    total = 0
+    for o in (kernel or {}).get("ops", []):
+        if o.get("kind") == "local_alloc" and o.get("shape"):
+            total += math.prod(int(s) for s in o["shape"]) * dtype_bytes(o.get("dtype"))
+    return total
+
+
+@dataclass
+class Served:
+    """Where the sectors of an access come from, per launch: `dram` sectors read from DRAM, `l2` sectors
+    the L2 serves, `l1` whether the rest are L1 hits (not L2 traffic)."""
+
+    dram: float
+    l2: float
+    l1: bool
+
+
+def served(op: Mapping[str, Any], c: GlobalCounts, scale: float, ctas: int, sms: int, cache: CacheParams,
+           kernel: Mapping[str, Any] | None) -> Served | None:
+    """The footprint rule of an indirect load (module docstring), or None (priced as before): the
+    footprint a CTA's L1 must hold is the lift's `cta_footprint_bytes` (else the base argument's
+    `footprint_bytes`), the launch's footprint the smaller of the argument's bytes and CTAs x the CTA's."""
+    info = op.get("info") or {}
+    if op.get("kind") != "indirect_load" or (op.get("access") or {}).get("class") != "indirect":
+        return None
+    table = info.get("footprint_bytes")
+    per_cta = info.get("cta_footprint_bytes")
+    if table is None and per_cta is None:
+        return None
+    sectors, dram_old = c.sectors * scale, c.dram_sectors * scale
+    known = [float(x) for x in (table, None if per_cta is None else per_cta * ctas) if x is not None]
+    launch_fp = min(known) / 32.0  # sectors
+    resident = float(per_cta if per_cta is not None else table)
+    l1_free = cache.l1_bytes - kernel_shared_bytes(kernel)
+    if resident <= l1_free:
+        dram = min(launch_fp, dram_old)
+        fills = min(ctas * resident, max(launch_fp * 32.0, sms * resident)) / 32.0  # each SM fills once
+        return Served(dram, min(sectors, fills), True)
+    if launch_fp * 32.0 <= cache.l2_bytes:
+        return Served(min(launch_fp, dram_old), sectors, False)
+    return None
+
+
+def invariant_l1_sectors(c: GlobalCounts, scale: float, ctas: int, sms: int, cache: CacheParams,
+                         kernel: Mapping[str, Any] | None) -> float | None:
+    """L2 sectors of a program-invariant load whose per-CTA footprint (its tile x loop trips) fits in L1:
+    each SM fills its L1 once and its other CTAs hit, so the L2 serves SMs x footprint (else None)."""
+    per_cta = c.sectors * max(1.0, scale / max(1, ctas))
+    if per_cta * 32.0 > cache.l1_bytes - kernel_shared_bytes(kernel):
+        return None
+    return min(c.sectors * scale, min(ctas, sms) * per_cta)

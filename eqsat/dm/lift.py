@@ -96,6 +96,7 @@ from eqsat.dm.address import (
 )
 from eqsat.dm.cfg import BRANCHES, Condition, ControlFlow, successors
 from eqsat.dm.dialect import KIND_OPS, AccessAttr, DMOp, KernelOp, LayoutAttr
+from eqsat.dm.footprint import footprint_info
 from eqsat.dm.guard import guard_report
 from eqsat.dm.trips import LaunchValues, enclosing_loops, executed_fraction, trip_report
 from eqsat.errors import EqsatError
@@ -403,6 +404,7 @@ class Lifter:
         self.threads_per_warp = module.threads_per_warp
         self.control = ControlFlow(func)
         aliases = locations.argument_aliases(func)
+        self.aliases = aliases
         self.values = launch.values().renamed(aliases) if launch is not None else None
         self._trips: dict[tuple[int, ...], dict[str, object] | None] = {}
         self._fractions: dict[tuple[int, ...], float | None] = {}
@@ -484,6 +486,8 @@ class Lifter:
                 kind = "indirect_" + kind
             elif kind == "load" and self._program_invariant(op, name):
                 info["program_invariant"] = _attr_of(True)
+            if kind in GLOBAL_ACCESS or kind in ("indirect_load", "indirect_store"):
+                info.update({k: _attr_of(v) for k, v in self._footprint(op, name, access, p.depth).items()})
         buffer = self._buffer(op)
         if buffer is not None:
             props["buffer"] = IntAttr(buffer)
@@ -651,6 +655,29 @@ class Lifter:
         except (ValueError, KeyError, IndexError, AttributeError):
             return False
         return ptr is not None and program_invariant(ptr)
+
+    def _footprint(self, op: Operation, name: str, access: AccessAttr, depth: int) -> dict[str, object]:
+        """`base_arg`, `footprint_bytes`, `cta_footprint_bytes` and (indirect) `l1` of a global access
+        (`eqsat.dm.footprint`); only pointer-tensor accesses (tt.load/tt.store/async copies) are evaluated."""
+        if name not in ("tt.load", "tt.store", "ttg.async_copy_global_to_local"):
+            return {}
+        ptr, _, _, _ = self._pointer(op, name)
+        if ptr is None or ptr.root is None:
+            return {}
+        ptr_v = op.src if name == "ttg.async_copy_global_to_local" else op.ptr
+        mask_v = getattr(op, "mask", None)
+        layout = None
+        indirect = access.klass.data == "indirect"
+        if indirect and isinstance(ptr_v.type, TensorType):
+            try:
+                ll = linear_layout_of(ptr_v.type)
+                layout = ll.layout if isinstance(ll, GuardedLayout) else ll
+            except (UnsupportedLayout, ValueError):
+                layout = None
+        root = self.aliases.get(ptr.root, ptr.root)
+        return footprint_info(ptr_v, mask_v if isinstance(mask_v, SSAValue) else None, root,
+                              ptr.elem_bytes, self.launch, self.values, layout,
+                              access.vector_width.data, indirect, depth)
 
     def _pointer(self, op: Operation,
                  name: str) -> tuple[PtrValue | None, Attribute, IntValue | None, int | None]:

@@ -183,7 +183,11 @@ class NodePricer:
                 idx_shape, dtype = parse_ty(a[4])
                 access = dict(op.get("access") or {})
                 access["class"] = "indirect"
-                op.update(kind="indirect_load", shape=idx_shape, access=access, layout=a[3], dst_layout=a[3])
+                # the source tile's footprint and strides, one coordinate gathered (global_memory.l1_work)
+                info = {**(op.get("info") or {}), "gather_axis": int(a[2])}
+                info.pop("program_invariant", None)
+                op.update(kind="indirect_load", shape=idx_shape, access=access, layout=a[3], dst_layout=a[3],
+                          info=info)
                 return m.global_access(op, None, self.kernel)
             if name == "local_load":
                 shape, dtype = parse_ty(a[2])
