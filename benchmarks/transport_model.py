@@ -5,14 +5,16 @@ benchmarks/gpu_transport.py).
         add each variant's features (what the model prices) to a gpu_transport results file, from the
         run folder it was benched from (RUN_DIR/<kernel>/h100/{spec.json, transport.json}; the TTIR
         features recomputed from the spec). Results written by gpu_transport.py run carry them already.
-    python benchmarks/transport_model.py fit RESULTS.json [--target h200] [--toml]
-        fit pipeline.FITTED on every bit-identical measured variant; print the constants (--toml: as the
-        `[pipeline]` lines) with the in-sample, leave-one-kernel-out and leave-one-shape-out errors
+    python benchmarks/transport_model.py fit RESULTS.json [RESULTS2.json ...] [--target h200] [--toml]
+        fit pipeline.FITTED on every bit-identical measured variant of the files (runs of the same kernels
+        count as separate groups); print the constants (--toml: as the `[pipeline]` lines) with the
+        in-sample, leave-one-kernel-out and leave-one-shape-out errors on the first file's rows
     python benchmarks/transport_model.py reprice RESULTS.json --out OUT.json [--target h200]
         the same file with `predicted_speedup` (and `predicted_ns`) from the current model, the bench-time
         prediction kept as `predicted_speedup_bench`: what `benchmarks/alternatives.py report
         --import-transport OUT.json` should judge
-    python benchmarks/transport_model.py report --fit RESULTS.json [--holdout H.json ...] --out FILE.md
+    python benchmarks/transport_model.py report --fit RESULTS.json [--fit RUN2.json] [--holdout H.json ...]
+        --out FILE.md
         the fit's and the held-out rows' numbers as markdown
 
 Statistics (the alternatives report's definitions): Kendall tau-b of predicted vs measured speedup over
@@ -48,8 +50,9 @@ def shape_of(kernel: str) -> str:
     return (("attention_" if kernel.startswith("attention") else "mm_") + m.group(1)) if m else kernel
 
 
-def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every bit-identical timed variant with features: kernel, key, features, ms, speedup, noise, input."""
+def rows_of(data: dict[str, Any], run: int = 0) -> list[dict[str, Any]]:
+    """Every bit-identical timed variant with features: kernel, key, features, ms, speedup, noise, input
+    (and `run`, which results file of several it came from)."""
     out = []
     for r in data["results"]:
         if "error" in r:
@@ -61,8 +64,12 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             out.append({"kernel": r["kernel"], "key": key, "features": v["features"], "ms": v["ms"],
                         "speedup": v["speedup"], "noise": r["noise"], "input": r.get("input") or "cp_async@3",
-                        "jit_ms": r["jit_ms"]})
+                        "jit_ms": r["jit_ms"], "run": run})
     return out
+
+
+def rows_of_files(datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for i, d in enumerate(datas) for r in rows_of(d, i)]
 
 
 def _input_features(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -104,16 +111,8 @@ def stats(rows: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str, 
 def fit_rows(rows: list[dict[str, Any]], target: str = "h200") -> dict[str, float]:
     from eqsat.costmodels.pipeline import fit
 
-    return fit([(r["features"], r["ms"] * 1e3) for r in rows], target, groups=[r["kernel"] for r in rows])
-
-
-def cross_validate(rows: list[dict[str, Any]], inputs: dict[str, dict[str, Any]], by: str = "kernel",
-                   target: str = "h200") -> dict[str, Any]:
-    """Each group (a kernel, or a tile shape) predicted by constants fitted on the other groups."""
-    group = (lambda k: k) if by == "kernel" else shape_of
-    fits = {g: fit_rows([r for r in rows if group(r["kernel"]) != g], target)
-            for g in sorted({group(r["kernel"]) for r in rows})}
-    return stats(rows, predict(rows, inputs, lambda k: fits[group(k)]))
+    return fit([(r["features"], r["ms"] * 1e3) for r in rows], target,
+               groups=[f"{r['kernel']}#{r.get('run', 0)}" for r in rows])
 
 
 def reprice(data: dict[str, Any], target: str = "h200") -> dict[str, Any]:
@@ -164,16 +163,25 @@ def attach(results: Path, run_dir: Path) -> int:
     return n
 
 
-def fit_report(data: dict[str, Any], target: str = "h200") -> tuple[dict[str, float], dict[str, Any]]:
+def fit_report(datas: list[dict[str, Any]], target: str = "h200") -> tuple[dict[str, float], dict[str, Any]]:
+    """The constants fitted on every file's rows (each file a run of the same kernels, or others), and
+    the statistics on the first file's rows: in sample (fitted now and the toml's) and cross-validated
+    (constants fitted on every file's rows of the other kernels / shapes)."""
     from eqsat.costmodels.pipeline import params_for
 
-    rows, inputs = rows_of(data), _input_features(data)
+    rows, inputs = rows_of_files(datas), _input_features(datas[0])
+    first = [r for r in rows if r["run"] == 0]
     p = fit_rows(rows, target)
     current = params_for(target)
-    return p, {"in_sample_fitted": stats(rows, predict(rows, inputs, lambda k: p)),
-               "in_sample_current": stats(rows, predict(rows, inputs, lambda k: current)),
-               "leave_one_kernel_out": cross_validate(rows, inputs, "kernel", target),
-               "leave_one_shape_out": cross_validate(rows, inputs, "shape", target)}
+    out = {"in_sample_fitted": stats(first, predict(first, inputs, lambda k: p)),
+           "in_sample_current": stats(first, predict(first, inputs, lambda k: current))}
+    for by in ("kernel", "shape"):
+        group = (lambda k: k) if by == "kernel" else shape_of
+        fits = {g: fit_rows([r for r in rows if group(r["kernel"]) != g], target)
+                for g in sorted({group(r["kernel"]) for r in rows})}
+        out[f"leave_one_{by}_out"] = stats(first, predict(first, inputs, lambda k, fits=fits, group=group:
+                                                          fits[group(k)]))
+    return p, out
 
 
 def judge(data: dict[str, Any], target: str = "h200") -> dict[str, Any]:
@@ -192,18 +200,21 @@ def _line(s: dict[str, Any]) -> str:
             f"rms log speedup error {s['rms_log_speedup_error']:.3f}" if tau is not None else f"n = {s['n']}")
 
 
-def report(fit_file: Path, holdouts: list[Path], target: str = "h200") -> str:
+def report(fit_files: list[Path], holdouts: list[Path], target: str = "h200") -> str:
     from eqsat.costmodels.pipeline import FITTED, params_for
 
+    fit_file = fit_files[0]
     data = json.loads(fit_file.read_text())
-    p, st = fit_report(data, target)
+    p, st = fit_report([json.loads(f.read_text()) for f in fit_files], target)
     cur = params_for(target)
     lines = [f"# Pipeline model (costmodels/pipeline.py) on measured transport variants, {target}", "",
-             f"Fit: `python benchmarks/transport_model.py fit {fit_file} --target {target}`"
+             f"Fit: `python benchmarks/transport_model.py fit {' '.join(str(f) for f in fit_files)} "
+             f"--target {target}`"
              f" (constants in costmodels/params/{target}.toml `[pipeline]`).", "",
              "| constant | in the toml | refit now |", "| --- | --- | --- |"]
     lines += [f"| {k} | {cur[k]} | {p[k]} |" for k in FITTED]
-    lines += ["", f"Fitted rows ({fit_file.name}):", "",
+    others = ", ".join(f.name for f in fit_files[1:]) or "no other file"
+    lines += ["", f"Fitted rows ({fit_file.name}; the fit also uses {others}):", "",
               f"- in sample, the toml's constants: {_line(st['in_sample_current'])}",
               f"- leave one kernel out (each kernel priced by constants fitted on the other six): "
               f"{_line(st['leave_one_kernel_out'])}",
@@ -216,8 +227,8 @@ def report(fit_file: Path, holdouts: list[Path], target: str = "h200") -> str:
                   "| --- | --- | --- | --- | --- | --- |"]
         rows = rows_of(hd)
         for r, pr in zip(rows, predict(rows, _input_features(hd), lambda k: cur), strict=True):
-            lines.append(f"| {r['kernel']} | {r['key']} | {r['speedup']:.3f}x | {pr['predicted_speedup']:.3f}x"
-                         f" | {r['ms']:.4f} | {pr['predicted_ms']:.4f} |")
+            lines.append(f"| {r['kernel']} | {r['key']} | {r['speedup']:.3f}x | "
+                         f"{pr['predicted_speedup']:.3f}x | {r['ms']:.4f} | {pr['predicted_ms']:.4f} |")
     rows = rows_of(data)
     lines += ["", f"Fitted rows, the toml's constants ({fit_file.name}):", "",
               "| kernel | variant | measured | predicted | measured ms | predicted ms |",
@@ -226,6 +237,21 @@ def report(fit_file: Path, holdouts: list[Path], target: str = "h200") -> str:
         lines.append(f"| {r['kernel']} | {r['key']} | {r['speedup']:.3f}x | {pr['predicted_speedup']:.3f}x"
                      f" | {r['ms']:.4f} | {pr['predicted_ms']:.4f} |")
     return "\n".join(lines) + "\n"
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A results file, or one `file:line:col: error:` line (EqsatError)."""
+    from eqsat.errors import EqsatError
+
+    if not path.is_file():
+        raise EqsatError(f"{path}:1:1: error: no such file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise EqsatError(f"{path}:{e.lineno}:{e.colno}: error: malformed JSON: {e.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise EqsatError(f"{path}:1:1: error: not a gpu_transport results file (no 'results' list)")
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("results", type=Path)
     a.add_argument("run_dir", type=Path)
     f = sub.add_parser("fit")
-    f.add_argument("results", type=Path)
+    f.add_argument("results", type=Path, nargs="+")
     f.add_argument("--target", default="h200")
     f.add_argument("--toml", action="store_true")
     r = sub.add_parser("reprice")
@@ -245,31 +271,31 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--target", default="h200")
     m = sub.add_parser("report")
-    m.add_argument("--fit", type=Path, required=True)
+    m.add_argument("--fit", type=Path, action="append", required=True)
     m.add_argument("--holdout", type=Path, action="append", default=[])
     m.add_argument("--out", type=Path)
     m.add_argument("--target", default="h200")
     args = ap.parse_args(argv)
     try:
-        for path in [getattr(args, "results", None), getattr(args, "fit", None),
-                     *getattr(args, "holdout", [])]:
-            if path is not None and not path.is_file():
-                raise EqsatError(f"{path}:1:1: error: no such file")
         if args.cmd == "attach":
+            load(args.results)
             print(f"{attach(args.results, args.run_dir)} variants given features")
         elif args.cmd == "fit":
-            p, st = fit_report(json.loads(args.results.read_text()), args.target)
             from eqsat.costmodels.pipeline import FITTED
 
+            p, st = fit_report([load(f) for f in args.results], args.target)
             for k in FITTED:
                 print(f"{k} = {p[k]}" if args.toml else f"{k:24} {p[k]}")
             for name, s in st.items():
                 print(f"# {name}: {_line(s)}")
         elif args.cmd == "reprice":
-            out = reprice(json.loads(args.results.read_text()), args.target)
+            out = reprice(load(args.results), args.target)
             args.out.write_text(json.dumps(out, indent=1) + "\n")
-            print(f"{args.out}: {sum(len(r.get('variants') or {}) for r in out['results'])} variants repriced")
+            n = sum(len(r.get("variants") or {}) for r in out["results"])
+            print(f"{args.out}: {n} variants repriced")
         else:
+            for f in [*args.fit, *args.holdout]:
+                load(f)
             text = report(args.fit, args.holdout, args.target)
             if args.out:
                 args.out.write_text(text)
@@ -277,10 +303,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(text, end="")
     except EqsatError as e:
         print(str(e), file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as e:
-        print(f"{getattr(args, 'results', '') or getattr(args, 'fit', '')}:{e.lineno}:{e.colno}: error: "
-              f"malformed JSON: {e.msg}", file=sys.stderr)
         return 2
     return 0
 

@@ -14,16 +14,17 @@ known. Per SM, `C` CTAs are resident; each runs `trips` iterations of its K loop
                                                                               per row and 128-byte span)
     issue  = cp_row_clk * rows not through TMA  (+ tma_trip_clk in tma mode)  address/cp.async issue, the
                                                                               mbarrier expect/wait
-    chain  = latency_clk + m                   stages >= 2: one tile's load latency and the MMA that frees
-                                               its buffer (Triton refills a slot after the wgmma reading
-                                               it retires)
-             latency_clk + m + reg_store_row_clk * rows     registers@1: load, st.shared, barrier, MMA in
-                                               one trip, nothing in flight
+             + reg_store_row_clk * rows        registers@1: the tile's st.shared and barrier (thread work
+                                               on the SM, not a latency the other CTAs hide)
+    chain  = latency_clk + m                   one tile's load latency and the MMA that frees its buffer
+                                               (Triton refills a slot after the wgmma reading it retires);
+                                               registers@1: load and MMA in one trip, nothing in flight
     busy   = max(C*m, C*x, C*q)                the SM's resources, shared by its C CTAs
     P      = busy + exposed + C*issue          one trip of every resident CTA
     exposed = max(0, chain/(stages-1) - busy)  stages-1 tiles in flight per CTA (Little's law): the
                                                latency a CTA waits, shared across the resident CTAs
-                                               (zero once the others' work covers it); stages 1: chain
+                                               (zero once the others' work covers it);
+                                               stages 1: max(0, chain - busy)
     time   = programs / (sms * C) * (trips * P + epilogue_clk_per_kib * epilogue KiB) / clock
 
 so more stages never increase the exposed latency, and a ring that halves C costs only when the fewer
@@ -44,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 FITTED = ("mma_flops_per_clk", "latency_clk", "cp_row_clk", "tma_trip_clk", "tma_request_clk",
@@ -63,7 +64,7 @@ MI300X: dict[str, float] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _params(target: str) -> tuple[tuple[str, float], ...]:
     if target.startswith("mi"):
         return tuple(MI300X.items())
@@ -136,11 +137,12 @@ def terms(f: dict[str, Any], p: dict[str, float]) -> dict[str, float]:
     q = tma_requests(f) * p["tma_request_clk"]
     rows = float(f.get("rows_per_trip") or 0)
     tma_rows = float(f.get("tma_rows") or 0) if f.get("mode") == "tma" else 0.0
-    issue = p["cp_row_clk"] * max(0.0, rows - tma_rows) + (p["tma_trip_clk"] if f.get("mode") == "tma" else 0.0)
+    issue = p["cp_row_clk"] * max(0.0, rows - tma_rows)
+    if f.get("mode") == "tma":
+        issue += p["tma_trip_clk"]
     if stages == 1:
-        latency_bound = p["latency_clk"] + m + p["reg_store_row_clk"] * rows
-    else:
-        latency_bound = (p["latency_clk"] + m) / (stages - 1)
+        issue += p["reg_store_row_clk"] * rows
+    latency_bound = (p["latency_clk"] + m) / max(1, stages - 1)
     busy = ctas * max(m, x, q)
     exposed = max(0.0, latency_bound - busy)
     return {"ctas": float(ctas), "mma_clk": m, "transfer_clk": x, "tma_engine_clk": q, "issue_clk": issue,

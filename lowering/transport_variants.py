@@ -201,7 +201,8 @@ def epilogue_bytes(ttir: str) -> int:
     """Bytes of the tile stores after the loop (the accumulator's epilogue), per program."""
     end = ttir.rfind("scf.yield")
     total = 0
-    for m in re.finditer(r"tt\.store [^\n]*: tensor<([\dx]+)x!tt\.ptr<(\w+)>>", ttir[end:] if end >= 0 else ttir):
+    tail = ttir[end:] if end >= 0 else ttir
+    for m in re.finditer(r"tt\.store [^\n]*: tensor<([\dx]+)x!tt\.ptr<(\w+)>>", tail):
         total += math.prod(int(d) for d in m.group(1).split("x")) * ELEM_BYTES.get(m.group(2), 4)
     return total
 
