@@ -12,8 +12,9 @@ known. Per SM, `C` CTAs are resident; each runs `trips` iterations of its K loop
     x      = bytes / l2_bytes_per_clk                                         operand bytes into the SM
     q      = tma_requests * tma_request_clk                                   the SM's TMA engine (a request
                                                                               per row and 128-byte span)
-    issue  = cp_row_clk * rows not through TMA  (+ tma_trip_clk in tma mode)  address/cp.async issue, the
-                                                                              mbarrier expect/wait
+    issue  = cp_row_clk * rows + cp_kib_clk * KiB not through TMA            the threads' address and
+             (+ tma_trip_clk in tma mode)                                    cp.async / ld.global issue;
+                                                                              the mbarrier expect/wait
              + reg_store_row_clk * rows        registers@1: the tile's st.shared and barrier (thread work
                                                on the SM, not a latency the other CTAs hide)
     chain  = latency_clk + m                   one tile's load latency and the MMA that frees its buffer
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-FITTED = ("mma_flops_per_clk", "latency_clk", "cp_row_clk", "tma_trip_clk", "tma_request_clk",
+FITTED = ("mma_flops_per_clk", "latency_clk", "cp_row_clk", "cp_kib_clk", "tma_trip_clk", "tma_request_clk",
           "reg_store_row_clk", "epilogue_clk_per_kib")
 HARDWARE = ("clock_ghz", "sms", "l2_bytes_per_clk", "alu_elems_per_clk", "sfu_elems_per_clk",
             "smem_per_sm", "smem_per_block", "smem_reserved_per_cta", "regs_per_sm", "max_warps_per_sm",
@@ -59,8 +60,8 @@ MI300X: dict[str, float] = {
     "clock_ghz": 2.1, "sms": 304, "mma_flops_per_clk": 2048.0, "l2_bytes_per_clk": 64.0,
     "alu_elems_per_clk": 256.0, "sfu_elems_per_clk": 64.0, "smem_per_sm": 65536, "smem_per_block": 65536,
     "smem_reserved_per_cta": 0, "regs_per_sm": 131072, "max_warps_per_sm": 32, "max_ctas_per_sm": 16,
-    "warp": 64, "latency_clk": 1200.0, "cp_row_clk": 0.5, "tma_trip_clk": 0.0, "tma_request_clk": 0.0,
-    "reg_store_row_clk": 2.0, "epilogue_clk_per_kib": 100.0,
+    "warp": 64, "latency_clk": 1200.0, "cp_row_clk": 0.5, "cp_kib_clk": 2.0, "tma_trip_clk": 0.0,
+    "tma_request_clk": 0.0, "reg_store_row_clk": 2.0, "epilogue_clk_per_kib": 100.0,
 }
 
 
@@ -137,7 +138,9 @@ def terms(f: dict[str, Any], p: dict[str, float]) -> dict[str, float]:
     q = tma_requests(f) * p["tma_request_clk"]
     rows = float(f.get("rows_per_trip") or 0)
     tma_rows = float(f.get("tma_rows") or 0) if f.get("mode") == "tma" else 0.0
-    issue = p["cp_row_clk"] * max(0.0, rows - tma_rows)
+    tma_bytes = float(f.get("tma_bytes") or 0) if f.get("mode") == "tma" else 0.0
+    thread_bytes = max(0.0, float(f.get("bytes_per_trip") or 0) - tma_bytes)
+    issue = p["cp_row_clk"] * max(0.0, rows - tma_rows) + p["cp_kib_clk"] * thread_bytes / 1024
     if f.get("mode") == "tma":
         issue += p["tma_trip_clk"]
     if stages == 1:
