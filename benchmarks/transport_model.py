@@ -193,6 +193,49 @@ def judge(data: dict[str, Any], target: str = "h200") -> dict[str, Any]:
     return stats(rows, predict(rows, _input_features(data), lambda k: p))
 
 
+def choices(data: dict[str, Any], target: str = "h200", max_stages: int = 4) -> dict[str, dict[str, Any]]:
+    """Per kernel, the variant lowering/transport_variants.decide picks from the measured variants with
+    the current constants (stages <= `max_stages`, as the optimizer's transport_hook compiles them), its
+    measured speedup and the best measured one."""
+    from types import SimpleNamespace
+
+    from eqsat.lowering.transport_variants import Variant, decide
+
+    out = {}
+    for r in data["results"]:
+        vs, meas = [], {}
+        for key, v in (r.get("variants") or {}).items():
+            f = v.get("features")
+            if not f or "ms" not in v or int(f["stages"]) > max_stages:
+                continue
+            var = Variant(f["mode"], int(f["stages"]), tuple(re.findall(r"\[(.*)\]", key)[0].split(","))
+                          if "[" in key else ())
+            var.features = f
+            vs.append(var)
+            meas[var.key] = v["speedup"]
+        if not vs:
+            continue
+        n = int(str(r.get("input") or "cp_async@3").split("@")[-1])
+        dec = decide(vs, SimpleNamespace(num_stages=n), target)
+        best = max(meas, key=meas.__getitem__)
+        out[r["kernel"]] = {"chosen": dec.chosen.key, "measured": meas[dec.chosen.key],
+                            "predicted": dec.choice_json()["predicted_speedup"], "best": best,
+                            "best_measured": meas[best], "noise": r["noise"]}
+    return out
+
+
+def _choice_lines(data: dict[str, Any], target: str) -> list[str]:
+    ch = choices(data, target)
+    lines = ["| kernel | picked (stages <= 4) | measured | predicted | best measured | noise |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {k} | {c['chosen']} | {c['measured']:.3f}x | {c['predicted']} | {c['best']} "
+              f"{c['best_measured']:.3f}x | {c['noise']:.3f} |" for k, c in ch.items()]
+    g = math.exp(statistics.mean(math.log(c["measured"]) for c in ch.values()))
+    b = math.exp(statistics.mean(math.log(c["best_measured"]) for c in ch.values()))
+    return lines + ["", f"Geometric mean over the kernels: picked {g:.3f}x of the JIT, best variant "
+                        f"{b:.3f}x."]
+
+
 def _line(s: dict[str, Any]) -> str:
     tau = s["kendall_tau"]
     return (f"n = {s['n']} ({s['kernels']} kernels): Kendall tau {tau:.3f}, sign {s['sign_right']}/"
@@ -229,6 +272,9 @@ def report(fit_files: list[Path], holdouts: list[Path], target: str = "h200") ->
         for r, pr in zip(rows, predict(rows, _input_features(hd), lambda k: cur), strict=True):
             lines.append(f"| {r['kernel']} | {r['key']} | {r['speedup']:.3f}x | "
                          f"{pr['predicted_speedup']:.3f}x | {r['ms']:.4f} | {pr['predicted_ms']:.4f} |")
+    for name, d in [(fit_file.name, data), *[(h.name, json.loads(h.read_text())) for h in holdouts]]:
+        lines += ["", f"The transport choice (lowering/transport_variants.decide) on {name}'s variants:", ""]
+        lines += _choice_lines(d, target)
     rows = rows_of(data)
     lines += ["", f"Fitted rows, the toml's constants ({fit_file.name}):", "",
               "| kernel | variant | measured | predicted | measured ms | predicted ms |",
@@ -244,13 +290,13 @@ def load(path: Path) -> dict[str, Any]:
     from eqsat.errors import EqsatError
 
     if not path.is_file():
-        raise EqsatError(f"{path}:1:1: error: no such file")
+        raise EqsatError("no such file", str(path), 1, 1)
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise EqsatError(f"{path}:{e.lineno}:{e.colno}: error: malformed JSON: {e.msg}") from None
+        raise EqsatError(f"malformed JSON: {e.msg}", str(path), e.lineno, e.colno) from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise EqsatError(f"{path}:1:1: error: not a gpu_transport results file (no 'results' list)")
+        raise EqsatError("not a gpu_transport results file (no 'results' list)", str(path), 1, 1)
     return data
 
 
