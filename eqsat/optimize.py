@@ -56,6 +56,7 @@ class OptimizeOptions:
     dump_egraph: bool = False
     use_rules: bool = True
     rules: Any = None  # eqsat.rules.user.RuleSelection: user rule files, --only, --disable (None: default)
+    latency_check: bool = True  # NVIDIA corpus runs: compiled input vs plan under the latency-aware time
 
 
 @dataclass
@@ -638,11 +639,6 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
 
     plan, transported = transport_hook(task.spec, task.target, plan)
     _write_versions(kdir, plan, result.version_texts, task)
-    plan.save(kdir / "plan.json")
-    if options.dump_egraph:
-        from eqsat.egraph.dump import write_dumps
-
-        write_dumps(result.encoded.egraph, result.graph, kdir)
     if transported is not None:
         optimized = transported
     elif plan.is_identity:
@@ -651,6 +647,13 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
         from eqsat.lowering import lower
 
         optimized = print_ttgir(lower(module, plan))
+        if options.latency_check and not _latency_check(plan, task, options, optimized):
+            optimized = print_ttgir(module)
+    plan.save(kdir / "plan.json")
+    if options.dump_egraph:
+        from eqsat.egraph.dump import write_dumps
+
+        write_dumps(result.encoded.egraph, result.graph, kdir)
     (kdir / "optimized.ttgir").write_text(optimized)
     # honest `changed`: a non-identity plan is compiled (a plan that does not compile is an error of this
     # kernel) and counts as a change only when its machine code differs from the input's
@@ -665,6 +668,70 @@ def _optimize_task(task: Task, options: OptimizeOptions, t0: float) -> dict[str,
             "seconds": round(time.perf_counter() - t0, 4), "error": None,
             "stop_reason": plan.egraph.get("stop_reason"), "choices": len(plan.choices),
             "rule_set": plan.egraph.get("rule_set")}
+
+
+def program_time_ns(text: str, target: str, launch: dict[str, Any] | None, name: str = "kernel"
+                    ) -> dict[str, Any] | None:
+    """The latency-aware predicted kernel time of a whole program at `launch` (NVIDIA targets with a
+    `[latency]` section; else None): `costmodels.common.kernel_time_ns` of its cost groups (the
+    throughput time) composed with its compiled latency bound (`costmodels.latency`), as the
+    alternatives bench judges it. {"ns", "throughput_ns", "latency_ns", "round_trips", "waves"}."""
+    from eqsat.costmodels.base import model_for
+    from eqsat.costmodels.common import kernel_groups, kernel_time_ns
+    from eqsat.costmodels.latency import compose, latency_of
+    from eqsat.dm.lift import Launch, lift_module
+    from eqsat.ir.parser import parse_ttgir
+
+    model = model_for(target)
+    rates = model.rates
+    if model.params.model != "nvidia" or rates.memory_latency_ns <= 0:
+        return None
+    lat = latency_of(text, target, launch, name)
+    if lat is None:
+        return None
+    module = parse_ttgir(text, name)
+    dm = lift_module(module, kernel=name, target=target, launch=Launch.from_manifest(launch))
+    kernel = _kernel_json(dm, target)
+    if launch and launch.get("grid"):
+        kernel = {**kernel, "grid": [int(g) for g in launch["grid"]]}
+    alpha = float((model.params.get("overlap", {}) or {}).get("kernel_overlap", 0.2))
+    groups = kernel_groups(model, kernel)
+    throughput = kernel_time_ns(groups, rates, alpha) if "illegal" not in groups else math.inf
+    return {"ns": _num(compose(throughput, lat.latency_ns, rates.latency_smooth_p, rates.launch_ns)),
+            "throughput_ns": _num(throughput), "latency_ns": _num(lat.latency_ns),
+            "round_trips": lat.round_trips, "waves": lat.waves}
+
+
+def _latency_check(plan: Plan, task: Task, options: OptimizeOptions, optimized: str) -> bool:
+    """Price the compiled input and plan with the latency-aware kernel time (`program_time_ns`); a plan
+    not faster by the extraction's margin falls back to the input: its choices are dropped and the
+    reason recorded in `plan.extraction` (`not_applied_reason`, `rejected_choices`, `latency_check`).
+    True when the plan stands (or there is nothing to check: AMD, no launch, no [latency] section)."""
+    if not task.launch:
+        return True
+    try:
+        before = program_time_ns(task.ttgir, task.target, task.launch, task.name)
+        after = program_time_ns(optimized, task.target, task.launch, task.name)
+    except EqsatError as e:  # no cuobjdump, a program Triton rejects: the plan's compile check says so
+        plan.extraction["latency_check"] = {"skipped": e.message}
+        return True
+    if before is None or after is None or before["ns"] is None or after["ns"] is None:
+        return True
+    margin = max(options.min_gain_ns, options.min_gain_frac * before["ns"])
+    gain = before["ns"] - after["ns"]
+    plan.extraction["latency_check"] = {"input": before, "plan": after, "gain_ns": _num(gain),
+                                        "margin_ns": _num(margin)}
+    if gain >= margin:
+        return True
+    plan.extraction["applied"] = False
+    plan.extraction["not_applied_reason"] = (
+        f"latency-aware kernel time: plan {after['ns'] / 1e3:.2f} us vs input {before['ns'] / 1e3:.2f} us "
+        f"(global round trips per CTA {after['round_trips']:g} vs {before['round_trips']:g}); gain "
+        f"{gain:.1f} ns is below the margin {margin:.1f} ns")
+    plan.extraction["rejected_choices"] = len(plan.choices)
+    plan.choices = []
+    plan.cost_after = dict(plan.cost_before)
+    return False
 
 
 def _write_versions(kdir: Path, plan: Plan, texts: dict[str, str], task: Task) -> None:

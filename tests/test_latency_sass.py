@@ -181,3 +181,30 @@ def test_bad_sass_text_is_one_error_line():
 
 def test_amd_has_no_latency_bound():
     assert latency_of("module {}", "mi300x", None) is None
+
+
+def test_plan_not_faster_under_latency_falls_back_to_identity(tmp_path):
+    from eqsat.optimize import OptimizeOptions, Task, _latency_check
+    from eqsat.plan import Plan
+
+    text = _ttgir("independent")
+    launch = {"grid": [1024]}
+    plan = Plan(kernel="k", target="h200", cost_before={"total_ns": 100.0}, cost_after={"total_ns": 50.0},
+                choices=[{"op": 0, "kind": "convert_path", "params": {}}])  # type: ignore[list-item]
+    task = Task("k", "h200", "k.ttgir", text, launch, str(tmp_path), None)
+    assert not _latency_check(plan, task, OptimizeOptions(), text)  # the same program: no gain
+    assert plan.is_identity and plan.cost_after == plan.cost_before
+    assert plan.extraction["applied"] is False and plan.extraction["rejected_choices"] == 1
+    assert "latency-aware kernel time" in plan.extraction["not_applied_reason"]
+    check = plan.extraction["latency_check"]
+    assert check["input"]["round_trips"] == 1 and check["gain_ns"] == 0
+    # a plan with one dependent load chain more is slower under the latency bound too
+    slower = Plan(kernel="k", target="h200", cost_before={}, cost_after={}, choices=[{"op": 0}])  # type: ignore[list-item]
+    dep = Task("k", "h200", "k.ttgir", _ttgir("independent"), launch, str(tmp_path), None)
+    assert not _latency_check(slower, dep, OptimizeOptions(), _ttgir("dependent"))
+    assert slower.extraction["latency_check"]["plan"]["round_trips"] == 2
+    # AMD: no latency bound, the plan stands untouched
+    amd = Plan(kernel="k", target="mi300x", cost_before={}, cost_after={}, choices=[{"op": 0}])  # type: ignore[list-item]
+    assert _latency_check(amd, Task("k", "mi300x", "k.ttgir", text, launch, str(tmp_path), None),
+                          OptimizeOptions(), text)
+    assert amd.choices and "latency_check" not in amd.extraction
