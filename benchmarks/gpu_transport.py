@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_transport.py prepare [--out runs/transport] [--manifest corpora/matmul.toml]
         (CPU, eqsat installed) every kernel's transport variants (lowering/transport_variants.py),
-        compiled for h100, priced by costmodels/pipeline.py; writes per kernel
+        compiled for h100 (sm_90), priced by costmodels/pipeline.py with the h200 constants; writes per kernel
         DIR/<kernel>/h100/{spec.json, input.ttgir, optimized.ttgir (the plan's pick), transport.json,
         variants/<name>.ttgir}
     python benchmarks/gpu_transport.py run DIR [--rounds 5] [--out FILE.json]
@@ -11,7 +11,8 @@
         TTGIR compiled by triton.compile and launched with the same arguments, at the correctness size
         and the bench size: outputs bit-identical (torch.equal on the raw bytes); then timed at the bench
         size in interleaved rounds (JIT, each variant, JIT again: do_bench medians; the two JIT timings
-        give the noise). Writes the JSON after every kernel.
+        give the noise). Writes the JSON after every kernel; each variant's row carries the features
+        it was priced from, so benchmarks/transport_model.py can refit and reprice it.
 """
 
 from __future__ import annotations

@@ -73,8 +73,10 @@ def _params(target: str) -> tuple[tuple[str, float], ...]:
 
     tp = load_params(target)
     sec = dict(tp.get("pipeline") or {})
-    if not sec:
-        raise KeyError(f"costmodels/params/{target}.toml has no [pipeline] section")
+    if not sec:  # an uncalibrated card: the Hopper fit's cycles with its own clock and SMs (the choice is
+        if tp.model == "amd":  # not applied there: transport_variants.CALIBRATED)
+            return tuple({**MI300X, "clock_ghz": float(tp["clock_ghz"])}.items())
+        sec = dict(load_params("h100").get("pipeline") or {})
     p = {k: float(v) for k, v in sec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     p.setdefault("clock_ghz", float(tp["clock_ghz"]))
     p.setdefault("sms", float(tp["sms"]))

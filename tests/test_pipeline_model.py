@@ -142,8 +142,9 @@ def test_reprice_writes_what_the_alternatives_report_imports() -> None:
             assert v["predicted_speedup"] == round(base / pm.price(v["features"], params=p).ns, 4)
             assert "predicted_speedup_bench" in v and {"speedup", "ms", "bit_identical_launch",
                                                         "bit_identical_bench"} <= set(v)
-    committed = json.loads((RESULTS / "gpu_transport_holdout_h200_repriced.json").read_text())
-    assert committed == json.loads(json.dumps(out)), "regenerate: benchmarks/transport_model.py reprice"
+    for src, new in ((HOLDOUT, out), (FIT, tm.reprice(tm.load(FIT)))):
+        committed = json.loads((RESULTS / f"{src.stem}_repriced.json").read_text())
+        assert committed == json.loads(json.dumps(new)), f"regenerate: transport_model.py reprice {src.name}"
 
 
 def test_bad_input_is_one_line(tmp_path: Path) -> None:
