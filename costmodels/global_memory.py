@@ -31,8 +31,9 @@ Counts are per CTA tile (the model multiplies by CTAs and loop trips). From the 
   its bytes at the launch (`footprint_bytes`) and the distinct sectors one CTA's tile touches
   (`cta_footprint_bytes`, evaluated from the launch's indices: eqsat/dm/footprint.py). With F_cta the
   CTA's footprint (else the argument's bytes) and F = min(argument bytes, CTAs x F_cta):
-      F_cta <= L1 (`l1_bytes` less the kernel's shared memory): DRAM reads F once, the L2 serves each
-              SM's fills (min(CTAs x F_cta, max(F, SMs x F_cta))), every other request is an L1 hit;
+      F_cta <= L1 (`l1_bytes` less the kernel's shared memory): DRAM reads min(F, the old DRAM sectors),
+              the L2 serves each CTA's fill (CTAs x F_cta; SMs x the table when the whole table fits in
+              L1), every other request is an L1 hit;
       F <= L2 (`l2_bytes`): DRAM reads min(F, the old DRAM sectors), every sector is an L2 request;
       else: the rule above. So the global time is non-decreasing in the footprint and the old one
   beyond L2. Measured on an H200 (benchmarks/results/alternatives_h200.md): gather_1d_cross_warp's
@@ -314,13 +315,13 @@ class CacheParams:
 
 
 def cache_params(params: Any) -> CacheParams:
-    """`l1_bytes`, `l2_bytes`, `l1_tag_lines_per_clock` of a parameter file (defaults: Hopper's 256 KiB,
-    50 MB, and the tag rate equal to `l1_lines_per_clock`, i.e. the lines-only rule)."""
+    """`l1_bytes`, `l2_bytes`, `l1_tag_lines_per_clock`, `indirect_round_trip_ns` of a parameter file.
+    Defaults turn the rules off (a target whose file lacks them, mi300x, is priced as before): no L1 or L2
+    regime (0 bytes), the tag rate equal to `l1_lines_per_clock` (the lines-only rule), no round trip."""
     g = params.get
-    latency = (g("latency", {}) or {}).get("memory_latency_ns", 0.0)
-    return CacheParams(int(g("l1_bytes", 262144)), int(g("l2_bytes", 52428800)),
+    return CacheParams(int(g("l1_bytes", 0)), int(g("l2_bytes", 0)),
                        float(g("l1_tag_lines_per_clock", g("l1_lines_per_clock", 1.0))),
-                       float(g("indirect_round_trip_ns", latency) or 0.0))
+                       float(g("indirect_round_trip_ns", 0.0)))
 
 
 def dependent_latency_ns(op: Mapping[str, Any], kernel: Mapping[str, Any] | None, ctas: int, sms: int,
@@ -375,7 +376,9 @@ def served(op: Mapping[str, Any], c: GlobalCounts, scale: float, ctas: int, sms:
     l1_free = cache.l1_bytes - kernel_shared_bytes(kernel)
     if resident <= l1_free:
         dram = min(launch_fp, dram_old)
-        fills = min(ctas * resident, max(launch_fp * 32.0, sms * resident)) / 32.0  # each SM fills once
+        fills = ctas * resident / 32.0  # every CTA fills its footprint from the L2 ...
+        if table is not None and float(table) <= l1_free:  # ... unless the whole table stays in each SM's L1
+            fills = min(fills, sms * float(table) / 32.0)
         return Served(dram, min(sectors, fills), True)
     if launch_fp * 32.0 <= cache.l2_bytes:
         return Served(min(launch_fp, dram_old), sectors, False)

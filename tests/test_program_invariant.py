@@ -56,8 +56,9 @@ def test_only_loads_every_program_reads_alike_are_invariant(target: str) -> None
 def test_an_invariant_load_reaches_dram_once(target: str) -> None:
     """Priced with the flag, the table's global time is the L2 stream of every CTA's read, well under
     the DRAM time of the same bytes (what it was priced at before: 67 MB for gather_1d_cross_warp);
-    without it (the same op, flag dropped) it is DRAM traffic again. Its time grows with the grid at
-    the L2's rate, not DRAM's."""
+    without it (the same op, flag dropped) it is DRAM traffic again. Where the table fits in L1 (h100,
+    h200: `l1_bytes`) the L2 serves each SM once, so it does not grow with the grid; else it grows at the
+    L2's rate, not DRAM's."""
     model = model_for(target)
     k = kernel("table_lookup", target)
     table = _loads(k)[0]
@@ -69,4 +70,8 @@ def test_an_invariant_load_reaches_dram_once(target: str) -> None:
     else:
         assert shared < dram / 1.5
     big = kernel("table_lookup", target, grid=16384)
-    assert model.global_access(_loads(big)[0], None, big).ns["global"] == pytest.approx(4 * shared, rel=0.05)
+    grown = model.global_access(_loads(big)[0], None, big).ns["global"]
+    if target == "mi300x":  # no L1 capacity in its parameters: every CTA's read streams from the L2
+        assert grown == pytest.approx(4 * shared, rel=0.05)
+    else:  # the 4 KB table fits in L1: each SM fills it once whatever the grid (global_memory.py)
+        assert grown == pytest.approx(shared, rel=0.05)

@@ -71,13 +71,16 @@ class HashedRandint:
         self.seed = np.uint64(zlib.crc32(name.encode()) | 1)
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        x = np.asarray(index, dtype=np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + self.seed
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-        return (x % np.uint64(self.span)).astype(np.int64) + self.lo
+        with np.errstate(over="ignore"):  # splitmix64: wrapping multiplies are the point
+            x = np.atleast_1d(np.asarray(index, dtype=np.int64)).astype(np.uint64)
+            x = x * np.uint64(0x9E3779B97F4A7C15) + self.seed
+            x ^= x >> np.uint64(30)
+            x *= np.uint64(0xBF58476D1CE4E5B9)
+            x ^= x >> np.uint64(27)
+            x *= np.uint64(0x94D049BB133111EB)
+            x ^= x >> np.uint64(31)
+        out = (x % np.uint64(self.span)).astype(np.int64) + self.lo
+        return out.reshape(np.shape(index))
 
 
 class _Evaluator(MaskEvaluator):
