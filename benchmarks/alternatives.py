@@ -26,7 +26,15 @@ spread over choice kinds and predicted speedups (the extracted plan always).
 
 `report` joins the GPU's measurements with the predictions and writes `.json` and `.md`: Kendall tau of
 predicted vs measured speedup, the sign agreement over pairs beyond noise, the median absolute error of
-predicted kernel time, and errors per op kind.
+predicted kernel time, and errors per op kind. Each measured program is priced again from its TTGIR:
+
+    throughput T = costmodels.common.kernel_time_ns(its cost groups)              (program_groups)
+    latency    Λ = waves x global round trips of one CTA x memory_latency_ns      (program_latency: the
+                   program compiled, its SASS read by costmodels/latency.py)
+    time       = launch + (T^p + Λ^p)^(1/p)       ([latency] of h200.toml; --no-latency: T alone)
+
+and, since [latency] was fitted on these rows, the report also gives leave-one-kernel-out figures: each
+kernel predicted with memory_latency_ns refit on the other kernels' rows (`leave_one_kernel_out`).
 """
 
 from __future__ import annotations
@@ -728,16 +736,19 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         "## Every alternative",
         "",
         "| kernel | variant | choices | predicted us | measured us | predicted x | e-graph x | measured x "
-        "| noise % |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| noise % | round trips input / variant (waves) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         pns = "-" if r.get("predicted_ns") is None else f"{r['predicted_ns'] / 1e3:.1f}"
+        lat, blat = r.get("latency"), r.get("baseline_latency")
+        trips = (f"{blat['round_trips']:g} / {lat['round_trips']:g} ({blat['waves']} / {lat['waves']})"
+                 if lat and blat else "-")
         out.append(
             f"| {r['kernel']} | {r['file'][:18]}{' (extracted)' if r['how'] == 'extracted' else ''} | "
             f"{r['label']} | {pns} | {r['measured_ns'] / 1e3:.1f} | {r['predicted_speedup']:.3f} | "
             f"{_f(r.get('egraph_predicted_speedup'))} | {r['measured_speedup']:.3f} | "
-            f"{100 * r['noise']:.1f} |"
+            f"{100 * r['noise']:.1f} | {trips} |"
         )
     return "\n".join(out) + "\n"
 
