@@ -54,6 +54,16 @@ TARGET = "h200"
 
 
 # ------------------------------------------------------------------------------------------ enumeration
+def timed_launch(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The launch a variant folder is priced and timed at (spec.json): its first production shape, as
+    `KernelSpec.production_shapes` orders them (declared `shapes`, else `bench`, else `launch`);
+    alternatives_gpu.py times the same one."""
+    shapes = spec.get("shapes") or []
+    if shapes:
+        return {k: v for k, v in shapes[0].items() if k != "name"}
+    return spec.get("bench") or spec.get("launch")
+
+
 def _complete(graph: Any, sel: dict[str, str], best_node: dict[str, str], root: str) -> dict[str, str] | None:
     """`sel` with every reachable class lacking a node given its cheapest node; None on a cycle."""
     from eqsat.egraph.extract import reachable_selected
@@ -133,7 +143,7 @@ def enumerate_kernel(kdir: Path, target: str = TARGET, log: Any = print) -> dict
     from eqsat.plan import Plan
 
     spec = json.loads((kdir / "spec.json").read_text())
-    launch = spec.get("bench") or spec.get("launch")
+    launch = timed_launch(spec)
     ttgir = (kdir / "input.ttgir").read_text()
     module = parse_ttgir(ttgir, str(kdir / "input.ttgir"))
     dm = lift_module(module, kernel=spec["name"], target=target, launch=Launch.from_manifest(launch))
@@ -265,7 +275,7 @@ def prepare(run_dir: Path, out: Path, per_kernel: int, kernels: list[str] | None
         spec = json.loads((kdir / "spec.json").read_text())
         if kernels and spec["name"] not in kernels:
             continue
-        if not (spec.get("bench") or spec.get("launch")):
+        if not timed_launch(spec):
             continue
         if "project" not in str(spec.get("path") or spec.get("file") or ""):
             continue  # the GPU machine imports only the project's own kernels (no liger/fla there)
@@ -390,6 +400,34 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def merge_measurements(files: list[Path]) -> dict[str, Any]:
+    """The alternatives_gpu.py outputs of one variant folder as one measurement record (`combine_runs` per
+    kernel)."""
+    merged: dict[str, Any] = {"results": []}
+    by_kernel: dict[str, list[Any]] = {}
+    for path in files:
+        data = json.loads(path.read_text())
+        for rec in data["results"]:
+            by_kernel.setdefault(rec["kernel"], []).append(rec)
+        merged.update({k: v for k, v in data.items() if k != "results"})
+    merged["results"] = [combine_runs(recs) for recs in by_kernel.values()]
+    return merged
+
+
+def unpack_programs(archive: Path, runs: Path) -> None:
+    """Unpack the variant folders of `archive` into `runs` where they are missing (a fresh clone has none:
+    runs/ is not tracked)."""
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        tops = {m.name.split("/", 1)[0] for m in tar.getmembers()}
+        missing = [t for t in tops if not (runs / t).exists()]
+        if missing:
+            runs.mkdir(parents=True, exist_ok=True)
+            tar.extractall(runs, members=[m for m in tar.getmembers() if m.name.split("/", 1)[0] in missing],
+                           filter="data")
+
+
 def combine_runs(recs: list[dict[str, Any]]) -> dict[str, Any]:
     """One kernel's records of several GPU runs of the same variant folder as one: per variant the median
     of its per-run speedups (each against its own run's baseline) and of its times; noise = the largest of
@@ -436,7 +474,7 @@ def program_groups(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, fl
     from eqsat.optimize import _kernel_json
 
     spec = json.loads((kdir / "spec.json").read_text())
-    launch = spec.get("bench") or spec.get("launch")
+    launch = timed_launch(spec)
     module = parse_ttgir((kdir / ttgir).read_text(), str(kdir / ttgir))
     dm = lift_module(module, kernel=spec["name"], target=target, launch=Launch.from_manifest(launch))
     kernel = _kernel_json(dm, target)
@@ -451,7 +489,7 @@ def program_latency(kdir: Path, ttgir: str, target: str = TARGET) -> dict[str, A
     from eqsat.costmodels.latency import latency_of
 
     spec = json.loads((kdir / "spec.json").read_text())
-    lat = latency_of((kdir / ttgir).read_text(), target, spec.get("bench") or spec.get("launch"), ttgir)
+    lat = latency_of((kdir / ttgir).read_text(), target, timed_launch(spec), ttgir)
     return None if lat is None else lat.as_dict()
 
 
@@ -576,12 +614,15 @@ def _fit_score(rows: list[dict[str, Any]]) -> float:
     return (s["kendall_tau"] or 0.0) + (s["kendall_tau_beyond_noise"]["tau"] or 0.0)
 
 
-def leave_one_kernel_out(measured: dict[str, Any],
-                         prices: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+def leave_one_kernel_out(groups: list[tuple[dict[str, Any], dict[str, dict[str, Any]] | None]]
+                         ) -> dict[str, Any]:
     """Each kernel's rows predicted with `memory_latency_ns` refit on the other kernels' rows alone (the
     grid LOO_GRID, the score tau + tau beyond noise; issue weight and smooth_p stay the parameter
-    file's): how much of the fit's gain survives on a kernel it has not seen. {"rows", "chosen"}."""
-    by_latency = {m: rows_of(measured, prices, memory_latency_ns=m) for m in LOO_GRID}
+    file's): how much of the fit's gain survives on a kernel it has not seen. `groups` are the
+    (measurements, prices) of every variant folder; a kernel in several folders is held out of all of them
+    at once. {"rows", "chosen"}."""
+    by_latency = {m: [row for measured, prices in groups
+                      for row in rows_of(measured, prices, memory_latency_ns=m)] for m in LOO_GRID}
     kernels = sorted({r["kernel"] for r in by_latency[LOO_GRID[0]]})
     out: list[dict[str, Any]] = []
     chosen: dict[str, float] = {}
@@ -703,6 +744,11 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         f"- this bench's alternatives: {stats(own)}; median absolute error of predicted kernel time "
         f"**{_f(100 * own['median_abs_time_error_variants'], '.0f')}%** over the alternatives, "
         f"{_f(100 * own['median_abs_time_error_kernels'], '.0f')}% over the inputs",
+        *(
+            [f"  - folder `{name}`: {stats(f)}; median |time error| "
+             f"{_f(100 * f['median_abs_time_error_variants'], '.0f')}%"
+             for name, f in (s.get("folders") or {}).items()]
+        ),
         f"- with the imported measurements of the other helpers ({s.get('imported', 0)} rows: issue 12's "
         "transport variants, predicted by costmodels/pipeline.py; guarded versions, predicted by their "
         f"plans): {stats(s)}",
@@ -735,9 +781,9 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         "",
         "## Every alternative",
         "",
-        "| kernel | variant | choices | predicted us | measured us | predicted x | e-graph x | measured x "
-        "| noise % | round trips input / variant (waves) |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| folder | kernel | variant | choices | predicted us | measured us | predicted x | e-graph x "
+        "| measured x | noise % | round trips input / variant (waves) |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         pns = "-" if r.get("predicted_ns") is None else f"{r['predicted_ns'] / 1e3:.1f}"
@@ -745,7 +791,8 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
         trips = (f"{blat['round_trips']:g} / {lat['round_trips']:g} ({blat['waves']} / {lat['waves']})"
                  if lat and blat else "-")
         out.append(
-            f"| {r['kernel']} | {r['file'][:18]}{' (extracted)' if r['how'] == 'extracted' else ''} | "
+            f"| {r.get('folder', '-')} | {r['kernel']} | {r['file'][:18]}"
+            f"{' (extracted)' if r['how'] == 'extracted' else ''} | "
             f"{r['label']} | {pns} | {r['measured_ns'] / 1e3:.1f} | {r['predicted_speedup']:.3f} | "
             f"{_f(r.get('egraph_predicted_speedup'))} | {r['measured_speedup']:.3f} | "
             f"{100 * r['noise']:.1f} | {trips} |"
@@ -782,9 +829,20 @@ def main(argv: list[str] | None = None) -> int:
     rd.add_argument("report", type=Path)
     r = sub.add_parser("report")
     r.add_argument(
-        "measured", type=Path, nargs="+", help="alternatives_gpu.py outputs (runs of one folder are combined)"
+        "measured", type=Path, nargs="*",
+        help="alternatives_gpu.py outputs of the --alt-dir folder (runs of one folder are combined)",
     )
     r.add_argument("--alt-dir", type=Path, default=ROOT / "runs" / "altE_h200")
+    r.add_argument(
+        "--group", nargs="+", action="append", default=[], metavar="ALT_DIR FILE",
+        help="another variant folder and its alternatives_gpu.py outputs (repeat for several folders; "
+        "rows are pooled, and summarized per folder too)",
+    )
+    r.add_argument(
+        "--programs", type=Path,
+        help="a .tar.gz of variant folders (benchmarks/results/alternatives_programs_h200.tar.gz), unpacked "
+        "into runs/ where a folder is missing",
+    )
     r.add_argument("--out", type=Path, required=True, help="path without suffix: writes .json and .md")
     r.add_argument(
         "--as-measured",
@@ -794,13 +852,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--command", action="append", default=[], help="a command to list in the report")
     r.add_argument(
         "--import-transport",
-        type=Path,
+        type=Path, action="append", default=[],
         help="benchmarks/results/gpu_transport_h200.json (issue "
         "12's transport variants, predicted by costmodels/pipeline.py)",
     )
     r.add_argument(
         "--import-versions",
-        type=Path,
+        type=Path, action="append", default=[],
         help="benchmarks/results/gpu_versions_h200.json (guarded versions, predicted by the plan's versions)",
     )
     r.add_argument(
@@ -820,25 +878,37 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(args.report.read_text())
         args.report.with_suffix(".md").write_text(render(data))
         return 0
-    merged: dict[str, Any] = {"results": []}
-    by_kernel: dict[str, list[Any]] = {}
-    for path in args.measured:
-        data = json.loads(path.read_text())
-        for rec in data["results"]:
-            by_kernel.setdefault(rec["kernel"], []).append(rec)
-        merged.update({k: v for k, v in data.items() if k != "results"})
-    merged["results"] = [combine_runs(recs) for recs in by_kernel.values()]
-    prices = None if args.as_measured else repredict(args.alt_dir, merged, latency=not args.no_latency)
-    egraph = egraph_repredict(args.alt_dir, merged) if args.egraph else None
-    rows = rows_of(merged, prices, egraph)
+    if args.programs:
+        unpack_programs(args.programs, ROOT / "runs")
+    folders = ([(args.alt_dir, list(args.measured))] if args.measured else []) + [
+        (Path(g[0]), [Path(f) for f in g[1:]]) for g in args.group
+    ]
+    if not folders or any(not files for _, files in folders):
+        ap.error("report needs measurements: FILE... for --alt-dir, or --group ALT_DIR FILE...")
+    rows = []
+    groups = []
+    per_folder: dict[str, list[dict[str, Any]]] = {}
+    merged_all: list[dict[str, Any]] = []
+    for alt_dir, files in folders:
+        merged = merge_measurements(files)
+        prices = None if args.as_measured else repredict(alt_dir, merged, latency=not args.no_latency)
+        egraph = egraph_repredict(alt_dir, merged) if args.egraph else None
+        got = rows_of(merged, prices, egraph)
+        for row in got:
+            row["folder"] = alt_dir.name
+        per_folder[alt_dir.name] = got
+        rows += got
+        groups.append((merged, prices))
+        merged_all += merged["results"]
     own = len(rows)
-    loo = None if args.as_measured or args.no_latency else leave_one_kernel_out(merged, prices)
-    if args.import_transport:
-        rows += transport_rows(json.loads(args.import_transport.read_text()))
-    if args.import_versions:
-        rows += version_rows(json.loads(args.import_versions.read_text()))
+    loo = None if args.as_measured or args.no_latency else leave_one_kernel_out(groups)
+    for path in args.import_transport:
+        rows += transport_rows(json.loads(path.read_text()))
+    for path in args.import_versions:
+        rows += version_rows(json.loads(path.read_text()))
     summary = summarize(rows)
     summary["own"] = summarize(rows[:own])
+    summary["folders"] = {name: summarize(rs) for name, rs in per_folder.items()} if len(folders) > 1 else {}
     summary["imported"] = len(rows) - own
     summary["latency"] = not (args.as_measured or args.no_latency)
     if loo is not None:
@@ -853,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     failed = [
         {"kernel": r["kernel"], "error": r.get("error"), "crashed": r.get("crashed")}
-        for r in merged["results"]
+        for r in merged_all
         if "baseline_ns" not in r or r.get("crashed")
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
