@@ -728,7 +728,8 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
     out += ["Commands:", ""] + [f"    {c}" for c in commands] + [""]
     out += [
         "Each alternative is the input plan with one e-graph choice swapped (benchmarks/alternatives.py), "
-        "lowered by eqsat's lowering, bit-identical to Triton's JIT at both sizes, timed at the bench size "
+        "lowered by eqsat's lowering, bit-identical to Triton's JIT at both sizes, timed at the first "
+        "production shape (declared shapes, else bench) "
         "(`do_bench` medians over 3 rounds of baseline / variants / baseline; noise = the two baselines' "
         "spread, at least 2%). Predicted kernel time = `costmodels.common.kernel_time_ns` of the lowered "
         "program's cost groups (launch + max(memory, on-SM) + 0.2 x min)"
@@ -736,7 +737,8 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
             ", composed with the compiled program's latency bound (costmodels/latency.py: SASS round trips "
             "to global memory on one CTA's path x memory_latency_ns + stall cycles x issue_weight, times "
             "the waves of resident CTAs; launch + (T^p + latency^p)^(1/p), the [latency] parameters of "
-            "h200.toml, fitted on this bench's own rows)"
+            "h200.toml, fitted on the 108 rows of folder altE_h200 only: altF_h200 holds other swaps of "
+            "those kernels and altH_h200 kernels no fit saw)"
             if s.get("latency") else ""
         )
         + "; predicted speedup = its ratio for the input and the alternative.",
@@ -762,8 +764,11 @@ def markdown(summary: dict[str, Any], rows: list[dict[str, Any]], commands: list
             ]
             if s.get("loo") else []
         ),
-        f"- the e-graph's own prices of the same alternatives (what extraction compares; `--egraph`): "
-        f"Kendall tau {_f(s.get('egraph_kendall_tau'))}, sign "
+        ("- the e-graph's own prices of the same alternatives (what extraction compares; `--egraph`): "
+         if s.get("egraph_repriced") else
+         "- the e-graph's prices recorded when the folders were prepared (an older model; `--egraph` prices "
+         "them again): ")
+        + f"Kendall tau {_f(s.get('egraph_kendall_tau'))}, sign "
         f"{(s.get('egraph_sign') or {}).get('right')}/{(s.get('egraph_sign') or {}).get('beyond_noise')}",
         "",
         "## Errors per op kind (a variant counts under every choice kind x op kind it changes)",
@@ -911,6 +916,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["folders"] = {name: summarize(rs) for name, rs in per_folder.items()} if len(folders) > 1 else {}
     summary["imported"] = len(rows) - own
     summary["latency"] = not (args.as_measured or args.no_latency)
+    summary["egraph_repriced"] = bool(args.egraph)
     if loo is not None:
         summary["loo"] = {**summarize(loo["rows"]), "chosen": loo["chosen"]}
         summary["loo_with_imports"] = summarize(loo["rows"] + rows[own:])
