@@ -24,7 +24,10 @@ from tests.egraph_cases import PROJECT, kernels
 
 # (kernel, target): matmul_single_tile h100's plan differed between the two orders of the whole corpus;
 # gather_cols_axis0 synthesises swizzles with z3; gather_rows_warp_local has equal-cost alternatives;
-# gather_rows_1024 h100 is extracted a plan (its indirect load)
+# gather_rows_1024 h100 is extracted a plan (its indirect load) at its bench grid: at the manifest's
+# 2-CTA launch the indirect load's dependent round trip (600 ns, costmodels/global_memory.py) costs more
+# than the shuffles it saves
+GRIDS = {("gather_rows_1024", "h100"): [4096]}
 SUBSET = [("matmul_single_tile", "h100"), ("gather_cols_axis0", "mi300x"), ("gather_rows_warp_local", "h100"),
           ("gather_rows_warp_local", "mi300x"), ("trans_tile", "h100"), ("pipelined_row_sum", "h100"),
           ("embedding_lookup", "h100"), ("gather_rows_1024", "h100")]
@@ -34,7 +37,8 @@ def plans_in_order(order: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     out = {}
     for name, target in order:
         k = kernels(PROJECT, target)[name]
-        out[(name, target)] = optimize_kernel(k, target, grid=(k.launch or {}).get("grid")).plan.canonical_json()
+        grid = GRIDS.get((name, target)) or (k.launch or {}).get("grid")
+        out[(name, target)] = optimize_kernel(k, target, grid=grid).plan.canonical_json()
     return out
 
 
