@@ -152,6 +152,14 @@ def noop(out_ptr, flag):
 
 
 @gluon.jit
+def _tile_index(BM: gl.constexpr, BN: gl.constexpr, LAYOUT: gl.constexpr):
+    """Row-major element offsets of a BM x BN tile in LAYOUT."""
+    rows = gl.arange(0, BM, layout=gl.SliceLayout(1, LAYOUT))
+    cols = gl.arange(0, BN, layout=gl.SliceLayout(0, LAYOUT))
+    return rows[:, None] * BN + cols[None, :]
+
+
+@gluon.jit
 def _shared_rounds(smem, tile, ITERS: gl.constexpr, LAYOUT: gl.constexpr, MODE: gl.constexpr):
     """The timed part of `shared_loop` / `shared_loop_1d`: ITERS rounds of a store (MODE 0), a load (1)
     or nothing (2) of the whole buffer, one CTA barrier each; returns what was read, so nothing is dead."""
@@ -180,9 +188,7 @@ def shared_loop(
     MODE: gl.constexpr,
     DTYPE: gl.constexpr,
 ):
-    rows = gl.arange(0, BM, layout=gl.SliceLayout(1, LAYOUT))
-    cols = gl.arange(0, BN, layout=gl.SliceLayout(0, LAYOUT))
-    idx = rows[:, None] * BN + cols[None, :]
+    idx = _tile_index(BM, BN, LAYOUT)
     tile = (idx + gl.program_id(0)).to(DTYPE)
     smem = gl.allocate_shared_memory(DTYPE, [BM, BN], SHARED, tile)
     acc = _shared_rounds(smem, tile, ITERS, LAYOUT, MODE)
@@ -218,9 +224,7 @@ def cp_async_loop(
     SHARED: gl.constexpr,
     MODE: gl.constexpr,
 ):
-    rows = gl.arange(0, BM, layout=gl.SliceLayout(1, LAYOUT))
-    cols = gl.arange(0, BN, layout=gl.SliceLayout(0, LAYOUT))
-    idx = rows[:, None] * BN + cols[None, :]
+    idx = _tile_index(BM, BN, LAYOUT)
     smem = gl.allocate_shared_memory(x_ptr.dtype.element_ty, [BM, BN], SHARED)
     pid = gl.program_id(0)
     grid = gl.num_programs(0)
